@@ -1,0 +1,1 @@
+//! vr-lxc: LXC version detection, config rendering and running containers.

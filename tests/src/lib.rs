@@ -1,0 +1,67 @@
+//! vr-tests: helpers shared by every crate's tests, and the cross-tool end-to-end tests.
+//!
+//! - [`e2e_ready`]: the gate for tests that need root and LXC (loud SKIP, or a failure when
+//!   `VR_REQUIRE_E2E=1`).
+//! - [`busybox_rootfs`] / [`busybox_image`]: a tiny OS image made at test time from
+//!   busybox-static.
+//! - [`HttpServer`]: a local HTTP server over a folder that counts requests and can misbehave on
+//!   purpose (status codes, bodies cut short).
+//! - [`bin`]: the path of a workspace binary (built by `cargo xtask test` before the tests run).
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+mod http;
+mod image;
+
+pub use http::HttpServer;
+pub use image::{busybox_image, busybox_rootfs, md5_file, tar_gz};
+
+use std::path::PathBuf;
+
+/// True when this process may run tests that need root and LXC. Otherwise prints a loud SKIP
+/// line naming `test` and returns false, or panics when `VR_REQUIRE_E2E=1`.
+pub fn e2e_ready(test: &str) -> bool {
+    let mut missing = Vec::new();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        missing.push("root".to_string());
+    }
+    for tool in ["lxc-execute", "lxc-start", "busybox"] {
+        if which(tool).is_none() {
+            missing.push(format!("`{tool}` on PATH"));
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("{test} needs {}", missing.join(", "));
+    if std::env::var("VR_REQUIRE_E2E").as_deref() == Ok("1") {
+        panic!("VR_REQUIRE_E2E=1 but {why}");
+    }
+    eprintln!(
+        "\n========== SKIP: {why} (set VR_REQUIRE_E2E=1 to make this a failure) ==========\n"
+    );
+    false
+}
+
+/// Finds `tool` on PATH.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// Path of a binary of this workspace in the same target profile folder as the running test
+/// (e.g. `target/debug/vrun`). `cargo xtask test` builds all binaries before running tests.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test-binary>
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let path = profile_dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first (cargo build --bins, done by `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
