@@ -2,6 +2,11 @@
 //! measured in the same run. Names: fetch, uptest, run, image (all when none is given).
 //! File-heavy figures are measured on a tmpfs and on disk, and labelled so.
 
+mod fetch;
+mod image;
+mod run;
+mod uptest;
+
 use anyhow::{bail, Result};
 use std::time::Duration;
 
@@ -81,7 +86,12 @@ pub fn fmt_dur(d: Duration) -> String {
 }
 
 type Bench = fn(&mut Report) -> Result<()>;
-const BENCHES: &[(&str, Bench)] = &[];
+const BENCHES: &[(&str, Bench)] = &[
+    ("fetch", fetch::bench),
+    ("uptest", uptest::bench),
+    ("run", run::bench),
+    ("image", image::bench),
+];
 
 pub fn run(args: &[String]) -> Result<()> {
     for a in args {
