@@ -1,0 +1,404 @@
+//! Packing a rootfs into a `.tar.gz`: entries in a stable (byte-wise sorted, depth-first)
+//! order, ownership, modes, mtimes, symlinks, hardlinks, FIFOs and device nodes preserved,
+//! paths relative to the root (`./`, `./bin`, ... as `tar -C root .` writes them), compressed
+//! on every core by [`crate::pgz::ParGz`], written to a temp file beside the output, fsynced
+//! and renamed into place. The same tree gives the same bytes.
+
+use crate::pgz::ParGz;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Why a rootfs could not be packed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// Reading the tree failed at `path`.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file or folder that failed.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing the tarball failed.
+    #[error("cannot write {path}")]
+    Write {
+        /// The tarball (or its temp file).
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// The tarball.
+    pub path: PathBuf,
+    /// Its md5, lowercase hex.
+    pub md5: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Packs the tree at `root` into `out` (a `.tar.gz`), leaving out the paths in `exclude`
+/// (relative to `root`). Uses `threads` compression threads. On error nothing is left at
+/// `out` or beside it.
+pub fn pack(
+    root: &Path,
+    out: &Path,
+    exclude: &[PathBuf],
+    threads: usize,
+) -> Result<Packed, PackError> {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let werr = |source| PackError::Write {
+        path: out.to_path_buf(),
+        source,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".vimage-")
+        .suffix(".tar.gz.part")
+        .tempfile_in(dir)
+        .map_err(werr)?;
+    let file = tmp.as_file().try_clone().map_err(werr)?;
+    let hashing = HashingWriter {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        md5: md5::Context::new(),
+        size: 0,
+    };
+    let gz = ParGz::new(hashing, threads, 6).map_err(werr)?;
+    let mut builder = tar::Builder::new(gz);
+    builder.follow_symlinks(false);
+    let mut walker = Walker {
+        builder: &mut builder,
+        links: HashMap::new(),
+        exclude,
+        root,
+    };
+    walker.entry(root, Path::new(""))?;
+    let gz = builder.into_inner().map_err(werr)?;
+    let hashing = gz.finish().map_err(werr)?;
+    let (md5, size) = (format!("{:x}", hashing.md5.compute()), hashing.size);
+    let file = hashing
+        .inner
+        .into_inner()
+        .map_err(|e| werr(e.into_error()))?;
+    file.sync_all().map_err(werr)?;
+    tmp.persist(out).map_err(|e| werr(e.error))?;
+    fs::set_permissions(out, std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(werr)?;
+    Ok(Packed {
+        path: out.to_path_buf(),
+        md5,
+        size,
+    })
+}
+
+struct HashingWriter<W: Write> {
+    inner: W,
+    md5: md5::Context,
+    size: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.md5.consume(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct Walker<'a, W: Write> {
+    builder: &'a mut tar::Builder<W>,
+    /// (dev, ino) of files with several links -> the archive name first written. Names are
+    /// relative to the root without a `./` prefix; the root itself is written as `./`.
+    links: HashMap<(u64, u64), PathBuf>,
+    exclude: &'a [PathBuf],
+    root: &'a Path,
+}
+
+impl<W: Write> Walker<'_, W> {
+    fn entry(&mut self, path: &Path, name: &Path) -> Result<(), PackError> {
+        let rerr = |source| PackError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let werr = |source| PackError::Write {
+            path: PathBuf::from("archive"),
+            source,
+        };
+        let meta = fs::symlink_metadata(path).map_err(rerr)?;
+        let ft = meta.file_type();
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(meta.mode() & 0o7777);
+        header.set_uid(meta.uid() as u64);
+        header.set_gid(meta.gid() as u64);
+        header.set_mtime(meta.mtime().max(0) as u64);
+        header.set_size(0);
+        if ft.is_dir() {
+            header.set_entry_type(tar::EntryType::Directory);
+            let dir_name = if name.as_os_str().is_empty() {
+                Path::new("./")
+            } else {
+                name
+            };
+            self.builder
+                .append_data(&mut header, dir_name, io::empty())
+                .map_err(werr)?;
+            let mut children: Vec<OsString> = fs::read_dir(path)
+                .map_err(rerr)?
+                .map(|e| e.map(|e| e.file_name()))
+                .collect::<Result<_, _>>()
+                .map_err(rerr)?;
+            children.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            for child in children {
+                let rel = name.join(&child);
+                if self.exclude.contains(&rel) {
+                    continue;
+                }
+                self.entry(&self.root.join(&rel), &rel)?;
+            }
+            return Ok(());
+        }
+        if meta.nlink() > 1 {
+            let key = (meta.dev(), meta.ino());
+            if let Some(first) = self.links.get(&key) {
+                header.set_entry_type(tar::EntryType::Link);
+                let first = first.clone();
+                return self
+                    .builder
+                    .append_link(&mut header, name, &first)
+                    .map_err(werr);
+            }
+            self.links.insert(key, name.to_path_buf());
+        }
+        if ft.is_file() {
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(meta.len());
+            let file = File::open(path).map_err(rerr)?;
+            // A file that changes size while being read would corrupt the archive; tar's
+            // append_data reads exactly `size` bytes and fails on a short read.
+            self.builder
+                .append_data(&mut header, name, file)
+                .map_err(werr)
+        } else if ft.is_symlink() {
+            header.set_entry_type(tar::EntryType::Symlink);
+            let target = fs::read_link(path).map_err(rerr)?;
+            self.builder
+                .append_link(&mut header, name, &target)
+                .map_err(werr)
+        } else if ft.is_char_device() || ft.is_block_device() {
+            header.set_entry_type(if ft.is_char_device() {
+                tar::EntryType::Char
+            } else {
+                tar::EntryType::Block
+            });
+            let rdev = meta.rdev();
+            header.set_device_major(libc::major(rdev)).map_err(werr)?;
+            header.set_device_minor(libc::minor(rdev)).map_err(werr)?;
+            self.builder
+                .append_data(&mut header, name, io::empty())
+                .map_err(werr)
+        } else if ft.is_fifo() {
+            header.set_entry_type(tar::EntryType::Fifo);
+            self.builder
+                .append_data(&mut header, name, io::empty())
+                .map_err(werr)
+        } else {
+            // Sockets cannot be archived (GNU tar skips them too).
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    use std::process::Command;
+
+    fn is_root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    /// A tree with every kind of entry an OS image has.
+    fn tree(root: &Path) {
+        fs::create_dir_all(root.join("etc/deep")).unwrap();
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::write(root.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        fs::write(root.join("bin/tool"), b"#!/bin/sh\necho hi\n").unwrap();
+        fs::set_permissions(root.join("bin/tool"), fs::Permissions::from_mode(0o4755)).unwrap();
+        fs::set_permissions(root.join("etc/deep"), fs::Permissions::from_mode(0o700)).unwrap();
+        symlink("tool", root.join("bin/rel-link")).unwrap();
+        symlink("/bin/tool", root.join("bin/abs-link")).unwrap();
+        fs::hard_link(root.join("bin/tool"), root.join("bin/tool-hard")).unwrap();
+        let long = "d".repeat(120);
+        fs::create_dir_all(root.join(&long)).unwrap();
+        fs::write(root.join(&long).join("f".repeat(150)), "long").unwrap();
+        fs::write(root.join("script.sh"), "excluded").unwrap();
+        let fifo = std::ffi::CString::new(root.join("etc/fifo").as_os_str().as_bytes()).unwrap();
+        // SAFETY: fifo is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        if is_root() {
+            fs::create_dir_all(root.join("dev")).unwrap();
+            let null =
+                std::ffi::CString::new(root.join("dev/null").as_os_str().as_bytes()).unwrap();
+            // SAFETY: valid path; mode/dev are plain integers.
+            assert_eq!(
+                unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
+                0
+            );
+            std::os::unix::fs::lchown(root.join("etc/passwd"), Some(1000), Some(1001)).unwrap();
+            std::os::unix::fs::lchown(root.join("bin/abs-link"), Some(7), Some(8)).unwrap();
+        }
+    }
+
+    fn packed(root: &Path, out: &Path) -> Packed {
+        pack(root, out, &[PathBuf::from("script.sh")], 2).expect("pack")
+    }
+
+    #[test]
+    fn gnu_tar_unpacks_everything_as_it_was() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        tree(&root);
+        let out = tmp.path().join("img.tar.gz");
+        let p = packed(&root, &out);
+        assert_eq!(p.size, fs::metadata(&out).unwrap().len());
+        assert_eq!(p.md5, vr_tests::md5_file(&out).unwrap());
+        let back = tmp.path().join("back");
+        fs::create_dir(&back).unwrap();
+        let st = Command::new("tar")
+            .args(["--numeric-owner", "-xpzf"])
+            .arg(&out)
+            .arg("-C")
+            .arg(&back)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let m = |p: &str| fs::symlink_metadata(back.join(p)).unwrap();
+        assert_eq!(
+            fs::read(back.join("bin/tool")).unwrap(),
+            b"#!/bin/sh\necho hi\n"
+        );
+        assert_eq!(m("bin/tool").mode() & 0o7777, 0o4755);
+        assert_eq!(m("etc/deep").mode() & 0o7777, 0o700);
+        assert_eq!(
+            fs::read_link(back.join("bin/rel-link")).unwrap(),
+            Path::new("tool")
+        );
+        assert_eq!(
+            fs::read_link(back.join("bin/abs-link")).unwrap(),
+            Path::new("/bin/tool")
+        );
+        assert_eq!(
+            m("bin/tool").ino(),
+            m("bin/tool-hard").ino(),
+            "hardlink kept"
+        );
+        assert!(m("etc/fifo").file_type().is_fifo());
+        let long = format!("{}/{}", "d".repeat(120), "f".repeat(150));
+        assert_eq!(fs::read(back.join(long)).unwrap(), b"long");
+        assert!(!back.join("script.sh").exists(), "excluded path left out");
+        assert_eq!(
+            m("bin/tool").mtime(),
+            fs::metadata(root.join("bin/tool")).unwrap().mtime()
+        );
+        if is_root() {
+            assert!(m("dev/null").file_type().is_char_device());
+            assert_eq!(m("dev/null").rdev(), libc::makedev(1, 3));
+            assert_eq!((m("etc/passwd").uid(), m("etc/passwd").gid()), (1000, 1001));
+            assert_eq!((m("bin/abs-link").uid(), m("bin/abs-link").gid()), (7, 8));
+        }
+    }
+
+    #[test]
+    fn entries_are_sorted_relative_and_python_reads_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        tree(&root);
+        let out = tmp.path().join("img.tar.gz");
+        packed(&root, &out);
+        let list = Command::new("tar").arg("-tzf").arg(&out).output().unwrap();
+        let names: Vec<String> = String::from_utf8(list.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(names[0], "./");
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.starts_with('/') && !n.contains("..")),
+            "{names:?}"
+        );
+        let bin: Vec<&String> = names.iter().filter(|n| n.starts_with("bin/")).collect();
+        assert_eq!(
+            bin,
+            ["bin/abs-link", "bin/rel-link", "bin/tool", "bin/tool-hard"]
+        );
+        let py = Command::new("python3")
+            .args(["-c", "import sys,tarfile; t=tarfile.open(sys.argv[1],'r:gz'); print(len(t.getmembers()))"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            py.status.success(),
+            "{}",
+            String::from_utf8_lossy(&py.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&py.stdout).trim(),
+            names.len().to_string()
+        );
+    }
+
+    #[test]
+    fn same_tree_gives_same_bytes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        tree(&root);
+        let a = packed(&root, &tmp.path().join("a.tar.gz"));
+        let b = pack(
+            &root,
+            &tmp.path().join("b.tar.gz"),
+            &[PathBuf::from("script.sh")],
+            1,
+        )
+        .unwrap();
+        assert_eq!(a.md5, b.md5);
+    }
+
+    #[test]
+    fn unreadable_tree_is_an_error_naming_the_path_and_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out_dir = tmp.path().join("out");
+        fs::create_dir(&out_dir).unwrap();
+        let err = pack(
+            &tmp.path().join("missing"),
+            &out_dir.join("x.tar.gz"),
+            &[],
+            2,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+        assert_eq!(
+            fs::read_dir(&out_dir).unwrap().count(),
+            0,
+            "no temp file left"
+        );
+    }
+}
