@@ -1,10 +1,18 @@
-//! vimage: builds OS image tarballs from a base image and a provisioning script.
+//! vimage: builds OS image tarballs from a base image and a provisioning script, and opens a
+//! shell in the same environment for debugging.
 //!
-//! - [`pgz`]: a parallel, deterministic gzip writer (one standard gzip member).
+//! - [`build`]: the `build` and `shell` flows (base cached once, a fresh overlay per build, the
+//!   script as root in an LXC container, the merged result packed).
+//! - [`ns`]: the private mount namespace and overlay the flows use.
 //! - [`pack`]: a rootfs to a sorted, deterministic `.tar.gz`, written atomically.
+//! - [`pgz`]: a parallel, deterministic gzip writer (one standard gzip member).
 //!
-//! The library never prints; the binary reports progress on stderr.
+//! The library never prints: progress goes through [`build::Report`], and the script's output
+//! through the build log's tee, which the binary owns.
 
+pub mod build;
+pub mod ns;
 pub mod pack;
 pub mod pgz;
+mod tee;
 mod zlib;

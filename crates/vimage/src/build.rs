@@ -1,0 +1,442 @@
+//! The `build` and `shell` flows: base image cached once, a fresh overlay over it for every
+//! build, the provisioning script (or a shell) as root in an LXC container on that overlay,
+//! and the merged result packed into `<new_image_name>.tar.gz`.
+
+use crate::ns::{NsError, Overlay};
+use crate::pack::{pack, PackError, Packed};
+use crate::tee::Tee;
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use vr_lxc::{ContainerConfig, Execute, Foreground, Outcome, RealSys, Rootfs};
+use vr_proc::{ImageConfig, Layout};
+
+/// The folder inside the rootfs that holds the provisioning script and its environment while
+/// it runs (removed before packing, and never packed).
+pub const WORK_IN_ROOTFS: &str = ".vimage";
+/// How the container starts the script: `env` values may hold anything (newlines too), which
+/// LXC's `lxc.environment` cannot carry, so they come from a sourced file of quoted exports.
+const LAUNCH: &str = ". /.vimage/env.sh && exec /.vimage/provision";
+/// The PATH a script gets unless `env` says otherwise.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Why a build or shell failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// image.yaml is missing or wrong.
+    #[error(transparent)]
+    Config(#[from] vr_proc::Error),
+    /// Fetching or unpacking the base image or the script failed.
+    #[error("{what}")]
+    Fetch {
+        /// Which input (`base_image_url`, `script_url`).
+        what: String,
+        /// The cause.
+        #[source]
+        source: vr_fetch::Error,
+    },
+    /// The container could not be set up or run.
+    #[error(transparent)]
+    Lxc(#[from] vr_lxc::Error),
+    /// The private mount namespace or the overlay failed.
+    #[error(transparent)]
+    Ns(#[from] NsError),
+    /// Writing the tarball failed.
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    /// A file operation failed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The provisioning script failed: no tarball was written.
+    #[error(
+        "the provisioning script {script} failed with {}; no image was written",
+        describe(outcome)
+    )]
+    ScriptFailed {
+        /// `script_url`.
+        script: String,
+        /// How it ended.
+        outcome: Outcome,
+    },
+}
+
+fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::Exited(c) => format!("exit status {c}"),
+        Outcome::Signaled(s) => format!("signal {s}"),
+    }
+}
+
+impl BuildError {
+    /// The exit status vimage should end with: the script's own for a failed script, 2 for
+    /// everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            BuildError::ScriptFailed { outcome, .. } => outcome.code().clamp(1, 255),
+            _ => 2,
+        }
+    }
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> BuildError {
+    let path = path.to_path_buf();
+    move |source| BuildError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// What a finished build wrote.
+#[derive(Debug)]
+pub struct Built {
+    /// The tarball.
+    pub packed: Packed,
+    /// The log.
+    pub log: PathBuf,
+    /// `new_image_md5` when it was given and differs from the tarball's md5.
+    pub md5_mismatch: Option<String>,
+}
+
+/// Progress messages for people (the binary prints them on stderr).
+pub trait Report {
+    /// One line of progress.
+    fn step(&self, line: &str);
+    /// The download progress to use for fetches.
+    fn progress(&self) -> &dyn vr_fetch::Progress;
+}
+
+/// Makes sure the base image is downloaded (md5-checked) and unpacked once in the shared
+/// images cache; returns the unpacked folder.
+pub fn ensure_base(
+    cfg: &ImageConfig,
+    layout: &Layout,
+    report: &dyn Report,
+) -> Result<PathBuf, BuildError> {
+    let tarball = layout.image_tarball(&cfg.base_image_name, &cfg.base_image_url)?;
+    let contents = layout.image_contents(&cfg.base_image_name)?;
+    let fetch_err = |source| BuildError::Fetch {
+        what: format!("base_image_url {}", cfg.base_image_url),
+        source,
+    };
+    if contents.is_dir() && cfg.base_image_md5.is_none() {
+        return Ok(contents);
+    }
+    report.step(&format!("fetching base image {}", cfg.base_image_url));
+    let fetched = vr_fetch::ensure_with(
+        &cfg.base_image_url,
+        &tarball,
+        cfg.base_image_md5.as_deref(),
+        report.progress(),
+    )
+    .map_err(fetch_err)?;
+    if fetched.downloaded && contents.exists() {
+        // A new base tarball under the same name: the old unpacked copy is stale.
+        remove_tree(&contents)?;
+    }
+    if vr_fetch::unpack_once(&tarball, &contents, &vr_fetch::UnpackOptions::default())
+        .map_err(fetch_err)?
+    {
+        report.step(&format!("unpacked base image into {}", contents.display()));
+    }
+    Ok(contents)
+}
+
+fn remove_tree(path: &Path) -> Result<(), BuildError> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("remove", path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// A build's scratch folder beside the cached base (`images/<base>/.build-XXXX/` with `upper/`,
+/// `work/`, `rootfs/` and the fetched script): removed, whatever happens, when dropped.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new(layout: &Layout, base_image_name: &str) -> Result<Scratch, BuildError> {
+        let parent = layout.image_dir(base_image_name)?;
+        let dir = tempfile::Builder::new()
+            .prefix(".build-")
+            .tempdir_in(&parent)
+            .map_err(io_err("create a folder in", &parent))?;
+        for sub in ["upper", "work", "rootfs"] {
+            let p = dir.path().join(sub);
+            fs::create_dir(&p).map_err(io_err("create", &p))?;
+        }
+        Ok(Scratch { dir })
+    }
+
+    fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    fn remove(self) -> Result<(), BuildError> {
+        let path = self.dir.path().to_path_buf();
+        self.dir.close().map_err(io_err("remove", &path))
+    }
+}
+
+/// The device nodes a container needs, made in the merged rootfs for the run and removed
+/// afterwards when the base did not have them, so the image holds only what the script made.
+struct DevScaffold {
+    created: Vec<PathBuf>,
+}
+
+impl DevScaffold {
+    fn make(rootfs: &Path) -> Result<DevScaffold, BuildError> {
+        let dev = rootfs.join("dev");
+        let mut candidates = vec![
+            dev.clone(),
+            dev.join("pts"),
+            dev.join("shm"),
+            dev.join("ptmx"),
+        ];
+        candidates.extend(vr_lxc::DEVICE_NODES.iter().map(|n| dev.join(n.name)));
+        let missing: Vec<PathBuf> = candidates
+            .into_iter()
+            .filter(|p| fs::symlink_metadata(p).is_err())
+            .collect();
+        vr_lxc::create_device_nodes(&RealSys, rootfs)?;
+        Ok(DevScaffold { created: missing })
+    }
+
+    fn remove(self) {
+        // Files first, then folders (deepest first); a folder the script filled stays.
+        let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = self
+            .created
+            .into_iter()
+            .partition(|p| fs::symlink_metadata(p).map(|m| m.is_dir()).unwrap_or(false));
+        for f in files {
+            let _ = fs::remove_file(f);
+        }
+        let mut dirs = dirs;
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for d in dirs {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+/// The container of a build or shell on the merged `rootfs`: PATH and HOME defaults and TERM
+/// passed through (`env` comes on top from [`env_file`]).
+fn container(cfg: &ImageConfig, rootfs: &Path) -> ContainerConfig {
+    let mut c = ContainerConfig::new(
+        vr_lxc::hostname_for(&cfg.new_image_name),
+        Rootfs::Dir(rootfs.to_path_buf()),
+    );
+    c.environment = vec![
+        ("PATH".to_string(), DEFAULT_PATH.to_string()),
+        ("HOME".to_string(), "/root".to_string()),
+    ];
+    if let Some(term) = std::env::var("TERM")
+        .ok()
+        .filter(|t| !t.contains(['\n', '\r', '\0']))
+    {
+        c.environment.push(("TERM".to_string(), term));
+    }
+    c
+}
+
+/// The `env` of image.yaml as a POSIX sh file of `export KEY='value'` lines: values arrive
+/// byte for byte, whatever they hold.
+pub fn env_file(cfg: &ImageConfig) -> String {
+    cfg.env
+        .iter()
+        .map(|(k, v)| format!("export {k}={}\n", vr_proc::shell_quote(v)))
+        .collect()
+}
+
+/// A container name unique on this host for this process.
+fn container_name(cfg: &ImageConfig) -> String {
+    vr_lxc::hostname_for(&format!(
+        "vimage-{}-{}",
+        cfg.new_image_name,
+        std::process::id()
+    ))
+}
+
+/// Runs `vimage build`: see the module docs. The tarball and log go to `out_dir`.
+pub fn build(
+    cfg: &ImageConfig,
+    layout: &Layout,
+    out_dir: &Path,
+    report: &dyn Report,
+) -> Result<Built, BuildError> {
+    let base = ensure_base(cfg, layout, report)?;
+    let scratch = Scratch::new(layout, &cfg.base_image_name)?;
+    let result = build_in(cfg, &base, &scratch, out_dir, report);
+    let cleanup = scratch.remove();
+    let built = result?;
+    cleanup?;
+    Ok(built)
+}
+
+fn fetch_script(
+    cfg: &ImageConfig,
+    scratch: &Scratch,
+    report: &dyn Report,
+) -> Result<PathBuf, BuildError> {
+    let dest = scratch.path("script");
+    vr_fetch::ensure_with(&cfg.script_url, &dest, None, report.progress()).map_err(|source| {
+        BuildError::Fetch {
+            what: format!("script_url {}", cfg.script_url),
+            source,
+        }
+    })?;
+    Ok(dest)
+}
+
+fn build_in(
+    cfg: &ImageConfig,
+    base: &Path,
+    scratch: &Scratch,
+    out_dir: &Path,
+    report: &dyn Report,
+) -> Result<Built, BuildError> {
+    let script = fetch_script(cfg, scratch, report)?;
+    let log_path = out_dir.join(format!("{}.log", cfg.new_image_name));
+    let out = out_dir.join(format!("{}.tar.gz", cfg.new_image_name));
+    let overlay = Overlay::mount(
+        &[base.to_path_buf()],
+        &scratch.path("upper"),
+        &scratch.path("work"),
+        &scratch.path("rootfs"),
+    )?;
+    let rootfs = overlay.path().to_path_buf();
+    let work = rootfs.join(WORK_IN_ROOTFS);
+    fs::create_dir(&work).map_err(io_err("create", &work))?;
+    fs::set_permissions(&work, fs::Permissions::from_mode(0o700))
+        .map_err(io_err("chmod", &work))?;
+    let provision = work.join("provision");
+    fs::copy(&script, &provision).map_err(io_err("copy the script to", &provision))?;
+    fs::set_permissions(&provision, fs::Permissions::from_mode(0o700))
+        .map_err(io_err("chmod", &provision))?;
+    let env_sh = work.join("env.sh");
+    fs::write(&env_sh, env_file(cfg)).map_err(io_err("write", &env_sh))?;
+    let dev = DevScaffold::make(&rootfs)?;
+    let launch = vec!["/bin/sh".to_string(), "-c".to_string(), LAUNCH.to_string()];
+    let outcome = run_container(cfg, scratch, &rootfs, Some(&log_path), launch, report);
+    dev.remove();
+    fs::remove_dir_all(&work).map_err(io_err("remove", &work))?;
+    let outcome = outcome?;
+    if outcome != Outcome::Exited(0) {
+        return Err(BuildError::ScriptFailed {
+            script: cfg.script_url.clone(),
+            outcome,
+        });
+    }
+    report.step(&format!("packing {}", out.display()));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let packed = pack(&rootfs, &out, &[PathBuf::from(WORK_IN_ROOTFS)], threads)?;
+    overlay.unmount()?;
+    let md5_mismatch = cfg
+        .new_image_md5
+        .as_ref()
+        .filter(|want| !want.eq_ignore_ascii_case(&packed.md5))
+        .cloned();
+    Ok(Built {
+        packed,
+        log: log_path,
+        md5_mismatch,
+    })
+}
+
+/// Runs the container on `rootfs` with `command`; with `log`, its output (stdout and stderr
+/// together) streams to our stderr and into the log file; without, stdio is inherited.
+fn run_container(
+    cfg: &ImageConfig,
+    scratch: &Scratch,
+    rootfs: &Path,
+    log: Option<&Path>,
+    command: Vec<String>,
+    report: &dyn Report,
+) -> Result<Outcome, BuildError> {
+    let version = vr_lxc::detect_version(&RealSys)?;
+    let cgroups = vr_lxc::CgroupHost::detect(&RealSys)?;
+    let c = container(cfg, rootfs);
+    let text = vr_lxc::render(&c, &version, &cgroups)?;
+    let config = scratch.path("container.lxc");
+    fs::write(&config, text).map_err(io_err("write", &config))?;
+    let exec = Execute {
+        name: container_name(cfg),
+        config,
+        lxcpath: None,
+        command: command.into_iter().map(Into::into).collect(),
+    };
+    let mut cmd = exec.command();
+    let tee = match log {
+        Some(log) => {
+            let tee = Tee::create(log).map_err(io_err("create the log", log))?;
+            let (out, err) = tee.child_stdio().map_err(io_err("make a pipe for", log))?;
+            cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+            Some(tee)
+        }
+        None => None,
+    };
+    report.step(&format!(
+        "running {} in a container on {}",
+        cfg.script_url, cfg.base_image_name
+    ));
+    let fg = Foreground::spawn(cmd)?;
+    // Started after the spawn so that the copying thread inherits the blocked signal mask.
+    let copier = tee.map(|t| t.start());
+    let outcome = fg.wait(&RealSys);
+    let copied = copier.map(|c| c.finish());
+    let outcome = outcome?;
+    if let (Some(Err(source)), Some(log)) = (copied, log) {
+        return Err(BuildError::Io {
+            action: "write the log",
+            path: log.to_path_buf(),
+            source,
+        });
+    }
+    Ok(outcome)
+}
+
+/// Runs `vimage shell`: the build's container with an interactive shell; nothing is kept.
+pub fn shell(
+    cfg: &ImageConfig,
+    layout: &Layout,
+    report: &dyn Report,
+) -> Result<Outcome, BuildError> {
+    let base = ensure_base(cfg, layout, report)?;
+    let scratch = Scratch::new(layout, &cfg.base_image_name)?;
+    let result = (|| {
+        let overlay = Overlay::mount(
+            std::slice::from_ref(&base),
+            &scratch.path("upper"),
+            &scratch.path("work"),
+            &scratch.path("rootfs"),
+        )?;
+        let rootfs = overlay.path().to_path_buf();
+        let dev = DevScaffold::make(&rootfs)?;
+        let sh = if rootfs.join("bin/bash").exists() {
+            "/bin/bash"
+        } else {
+            "/bin/sh"
+        };
+        let outcome = run_container(cfg, &scratch, &rootfs, None, vec![sh.to_string()], report);
+        dev.remove();
+        overlay.unmount()?;
+        outcome
+    })();
+    let cleanup = scratch.remove();
+    let outcome = result?;
+    cleanup?;
+    Ok(outcome)
+}

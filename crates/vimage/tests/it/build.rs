@@ -1,0 +1,163 @@
+//! Successful builds: what the image holds, a clean base every time, env, log, stdout.
+
+use crate::{stderr, stdout, World};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::process::Command;
+
+const SCRIPT: &str = r#"#!/bin/sh
+set -e
+echo "provisioning on $(hostname)"
+echo "from the script" > /etc/motd
+chmod 0640 /etc/motd
+echo "bob:x:1234:1234:bob:/home/bob:/bin/sh" >> /etc/passwd
+echo "bob:x:1234:" >> /etc/group
+mkdir -p /home/bob
+chown bob:bob /etc/motd
+ln -s /etc/motd /etc/motd-link
+ln /bin/busybox /bin/bb-hard
+rm /etc/hostname
+printf '%s' "$HOSTILE" > /hostile
+printf '%s' "$HOME|$PATH" > /defaults
+echo "to stderr" >&2
+"#;
+
+fn unpack(world: &World, tarball: &std::path::Path) -> std::path::PathBuf {
+    let dest = world.tmp.path().join(format!(
+        "unpacked-{}",
+        tarball.file_name().unwrap().to_string_lossy()
+    ));
+    fs::create_dir(&dest).unwrap();
+    let st = Command::new("tar")
+        .args(["--numeric-owner", "-xpzf"])
+        .arg(tarball)
+        .arg("-C")
+        .arg(&dest)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    dest
+}
+
+const HOSTILE: &str = "a \"quoted\" 'single' $(id) `id` \\ back\nnew line = é ✓";
+
+#[test]
+fn build_writes_an_image_with_the_scripts_changes_and_nothing_else() {
+    if !vr_tests::e2e_ready("vimage build") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("provision.sh", SCRIPT);
+    let yaml_env = format!("env:\n  HOSTILE: {}\n", serde_json_string(HOSTILE));
+    let yaml = w.image_yaml("stack1", &script, &yaml_env);
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let tarball = w.out().join("stack1.tar.gz");
+    let md5 = vr_tests::md5_file(&tarball).unwrap();
+    let size = fs::metadata(&tarball).unwrap().len();
+    assert_eq!(
+        stdout(&o),
+        format!("{md5}  {size}  {}\n", tarball.display())
+    );
+    assert!(
+        stderr(&o).contains(&md5),
+        "md5 printed for people too: {}",
+        stderr(&o)
+    );
+
+    let log = fs::read_to_string(w.out().join("stack1.log")).unwrap();
+    assert!(log.contains("provisioning on "), "log: {log}");
+    assert!(log.contains("to stderr"), "log: {log}");
+    assert!(
+        stderr(&o).contains("to stderr"),
+        "output streams to the terminal"
+    );
+
+    let root = unpack(&w, &tarball);
+    let motd = fs::symlink_metadata(root.join("etc/motd")).unwrap();
+    assert_eq!(
+        fs::read_to_string(root.join("etc/motd")).unwrap(),
+        "from the script\n"
+    );
+    assert_eq!(
+        (motd.uid(), motd.gid(), motd.mode() & 0o7777),
+        (1234, 1234, 0o640)
+    );
+    assert!(fs::read_to_string(root.join("etc/passwd"))
+        .unwrap()
+        .contains("bob:x:1234:1234:"));
+    assert_eq!(
+        fs::read_link(root.join("etc/motd-link")).unwrap(),
+        std::path::Path::new("/etc/motd")
+    );
+    let bb = fs::metadata(root.join("bin/busybox")).unwrap();
+    assert_eq!(
+        bb.ino(),
+        fs::metadata(root.join("bin/bb-hard")).unwrap().ino(),
+        "hardlink kept"
+    );
+    assert_eq!(bb.mode() & 0o777, 0o755);
+    assert!(
+        !root.join("etc/hostname").exists(),
+        "removed base file stays removed"
+    );
+    assert!(root.join("bin/sh").exists(), "base kept");
+    assert_eq!(
+        fs::read(root.join("hostile")).unwrap(),
+        HOSTILE.as_bytes(),
+        "env arrives byte for byte"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("defaults")).unwrap(),
+        "/root|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    );
+    assert!(!root.join(".vimage").exists(), "script removed");
+    assert!(
+        !root.join("dev/null").exists(),
+        "the container's device nodes are not left in the image"
+    );
+    assert_eq!(w.leftovers(), Vec::<String>::new());
+
+    // A second build from the same (cached) base sees none of the first build's changes.
+    let check = w.script(
+        "check.sh",
+        "#!/bin/sh\nset -e\ntest ! -e /etc/motd\ntest -e /etc/hostname\n! grep -q bob /etc/passwd\ntouch /second\n",
+    );
+    let yaml2 = w.image_yaml("stack2", &check, "");
+    let o2 = w.vimage(&["build", yaml2.to_str().unwrap()]);
+    assert!(
+        o2.status.success(),
+        "second build saw leftovers: {}",
+        stderr(&o2)
+    );
+    assert_eq!(w.server.requests("/base.tar.gz"), 1, "base downloaded once");
+    let root2 = unpack(&w, &w.out().join("stack2.tar.gz"));
+    assert!(root2.join("second").exists() && !root2.join("etc/motd").exists());
+    assert_eq!(w.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn a_differing_new_image_md5_is_reported() {
+    if !vr_tests::e2e_ready("vimage new_image_md5") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("rm.sh", "#!/bin/sh\nrm /etc/hostname\n");
+    let c = w.image_yaml(
+        "c",
+        &script,
+        "new_image_md5: 0123456789abcdef0123456789abcdef\n",
+    );
+    let o = w.vimage(&["build", c.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("warning: new_image_md5 is 0123456789abcdef0123456789abcdef"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+fn serde_json_string(s: &str) -> String {
+    // A JSON string is a valid YAML double-quoted scalar.
+    serde_json::to_string(s).unwrap()
+}

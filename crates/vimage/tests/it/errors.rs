@@ -1,0 +1,132 @@
+//! Bad input and failures: a clear one-line error, a non-zero exit, no tarball, nothing left.
+
+use crate::{stderr, World};
+use std::fs;
+
+fn assert_failed_cleanly(w: &World, o: &std::process::Output, code: i32, needle: &str, name: &str) {
+    assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(o));
+    assert!(
+        stderr(o).contains(needle),
+        "expected {needle:?} in: {}",
+        stderr(o)
+    );
+    assert!(
+        !w.out().join(format!("{name}.tar.gz")).exists(),
+        "no tarball"
+    );
+    let stray: Vec<_> = fs::read_dir(w.out())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".part") || n.starts_with(".vimage"))
+        .collect();
+    assert!(stray.is_empty(), "temp files left: {stray:?}");
+    assert_eq!(w.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn failing_script_reports_its_status_keeps_the_log_and_writes_nothing() {
+    if !vr_tests::e2e_ready("vimage failing script") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("fail.sh", "#!/bin/sh\necho before failing\nexit 3\n");
+    let yaml = w.image_yaml("bad", &script, "");
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert_failed_cleanly(&w, &o, 3, "failed with exit status 3", "bad");
+    assert!(fs::read_to_string(w.out().join("bad.log"))
+        .unwrap()
+        .contains("before failing"));
+}
+
+#[test]
+fn missing_key_is_named() {
+    let w = World::new();
+    let yaml = w.yaml(
+        "x.yaml",
+        "base_image_url: /nowhere.tar.gz\nbase_image_name: b\nnew_image_name: n\n",
+    );
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("script_url"), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim().lines().count(),
+        1,
+        "one line: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn new_image_name_must_not_be_a_path() {
+    let w = World::new();
+    let yaml = w.yaml("x.yaml", "base_image_url: /b.tar.gz\nbase_image_name: b\nnew_image_name: ../evil\nscript_url: /s.sh\n");
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("new_image_name"), "{}", stderr(&o));
+}
+
+#[test]
+fn wrong_base_md5_names_both_sums() {
+    if !vr_tests::e2e_ready("vimage wrong md5") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("ok.sh", "#!/bin/sh\ntrue\n");
+    let text = format!(
+        "base_image_url: {}\nbase_image_name: busybox-base\nbase_image_md5: 0123456789abcdef0123456789abcdef\nnew_image_name: md5\nscript_url: {}\n",
+        w.server.url("base.tar.gz"),
+        script.display()
+    );
+    let yaml = w.yaml("md5.yaml", &text);
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert_failed_cleanly(&w, &o, 2, "0123456789abcdef0123456789abcdef", "md5");
+    assert!(
+        stderr(&o).contains(&w.base_md5),
+        "actual sum named: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unreachable_url_is_a_clear_error() {
+    if !vr_tests::e2e_ready("vimage unreachable url") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("ok.sh", "#!/bin/sh\ntrue\n");
+    let text = format!(
+        "base_image_url: http://127.0.0.1:9/base.tar.gz\nbase_image_name: busybox-base\nnew_image_name: unreach\nscript_url: {}\n",
+        script.display()
+    );
+    let yaml = w.yaml("u.yaml", &text);
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert_failed_cleanly(&w, &o, 2, "http://127.0.0.1:9/base.tar.gz", "unreach");
+}
+
+#[test]
+fn script_url_that_is_a_directory_is_refused() {
+    if !vr_tests::e2e_ready("vimage script dir") {
+        return;
+    }
+    let w = World::new();
+    let dir = w.tmp.path().join("www");
+    let yaml = w.image_yaml("dir", &dir, "");
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert_failed_cleanly(&w, &o, 2, "script_url", "dir");
+}
+
+#[test]
+fn script_over_http_404_is_refused() {
+    if !vr_tests::e2e_ready("vimage script 404") {
+        return;
+    }
+    let w = World::new();
+    let text = format!(
+        "base_image_url: {}\nbase_image_name: busybox-base\nnew_image_name: nf\nscript_url: {}\n",
+        w.server.url("base.tar.gz"),
+        w.server.url("status/404")
+    );
+    let yaml = w.yaml("nf.yaml", &text);
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert_failed_cleanly(&w, &o, 2, "404", "nf");
+}

@@ -1,0 +1,108 @@
+//! vimage through its real binary, on real LXC, with a busybox base image made at test time.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod build;
+mod errors;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A test's world: a VR_ROOT, an output folder, a base image tarball, an HTTP server over it.
+pub struct World {
+    pub tmp: tempfile::TempDir,
+    pub base_md5: String,
+    pub server: vr_tests::HttpServer,
+}
+
+impl World {
+    pub fn new() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        for d in ["root", "out", "www"] {
+            fs::create_dir(tmp.path().join(d)).unwrap();
+        }
+        let base_md5 = vr_tests::busybox_image(&tmp.path().join("www/base.tar.gz")).unwrap();
+        let server = vr_tests::HttpServer::serve(&tmp.path().join("www"));
+        World {
+            tmp,
+            base_md5,
+            server,
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.tmp.path().join("root")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.tmp.path().join("out")
+    }
+
+    /// Writes a script into the web folder and returns its local path.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.tmp.path().join("www").join(name);
+        fs::write(&path, body).unwrap();
+        path
+    }
+
+    /// Writes an image.yaml into the output folder.
+    pub fn yaml(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.out().join(name);
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// The usual image.yaml: base over HTTP with its md5, the script at `script`.
+    pub fn image_yaml(&self, new_name: &str, script: &Path, extra: &str) -> PathBuf {
+        let text = format!(
+            "base_image_url: {}\nbase_image_name: busybox-base\nbase_image_md5: {}\nnew_image_name: {new_name}\nscript_url: {}\n{extra}",
+            self.server.url("base.tar.gz"),
+            self.base_md5,
+            script.display()
+        );
+        self.yaml(&format!("{new_name}.yaml"), &text)
+    }
+
+    pub fn vimage(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_vimage"))
+            .args(args)
+            .current_dir(self.out())
+            .env("VR_ROOT", self.root())
+            .output()
+            .unwrap()
+    }
+
+    /// What is under images/busybox-base besides the cache itself (must be nothing).
+    pub fn leftovers(&self) -> Vec<String> {
+        let dir = self.root().join("images/busybox-base");
+        let mut names: Vec<String> = match fs::read_dir(&dir) {
+            Ok(rd) => rd
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.retain(|n| {
+            !matches!(
+                n.as_str(),
+                "base.tar.gz" | "contents" | "base.tar.gz.lock" | "contents.lock"
+            )
+        });
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let root = self.root().display().to_string();
+        names.extend(
+            mounts
+                .lines()
+                .filter(|l| l.contains(&root))
+                .map(|l| format!("mount: {l}")),
+        );
+        names
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

@@ -1,0 +1,90 @@
+//! image.yaml: what `vimage build` makes an OS image from.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::names::name_problem;
+use crate::yaml::{self, KeySpec, Kind};
+use crate::{Error, Result};
+
+/// A parsed image.yaml. Keys not listed here are accepted and ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageConfig {
+    /// The image.yaml it came from (for messages).
+    pub file: PathBuf,
+    /// `base_image_url`: URL or local path of the base image tarball.
+    pub base_image_url: String,
+    /// `base_image_name`: a single path component.
+    pub base_image_name: String,
+    /// `new_image_name`: a single path component; the output is `<new_image_name>.tar.gz`.
+    pub new_image_name: String,
+    /// `script_url`: URL or local path of the provisioning script.
+    pub script_url: String,
+    /// `base_image_md5`.
+    pub base_image_md5: Option<String>,
+    /// `new_image_md5`.
+    pub new_image_md5: Option<String>,
+    /// `env` for the script: scalar values as strings; keys are valid shell names.
+    pub env: BTreeMap<String, String>,
+}
+
+const KEYS: &[KeySpec] = &[
+    ("base_image_url", "base_image_url", Kind::Text),
+    ("base_image_name", "base_image_name", Kind::Text),
+    ("new_image_name", "new_image_name", Kind::Text),
+    ("script_url", "script_url", Kind::Text),
+    ("base_image_md5", "base_image_md5", Kind::Text),
+    ("new_image_md5", "new_image_md5", Kind::Text),
+    ("env", "env", Kind::Env),
+];
+
+impl ImageConfig {
+    /// Reads and parses the image.yaml at `path`.
+    pub fn load(path: &Path) -> Result<ImageConfig> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses `text`, the content of the image.yaml `file` (named in errors).
+    pub fn parse(file: &Path, text: &str) -> Result<ImageConfig> {
+        let mut f = yaml::parse_fields(file, text, KEYS)?;
+        let mut required = |key: &'static str| {
+            f.text(key)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| Error::MissingKey {
+                    file: file.to_path_buf(),
+                    key,
+                })
+        };
+        let base_image_url = required("base_image_url")?;
+        let base_image_name = required("base_image_name")?;
+        let new_image_name = required("new_image_name")?;
+        let script_url = required("script_url")?;
+        for (key, value) in [
+            ("base_image_name", &base_image_name),
+            ("new_image_name", &new_image_name),
+        ] {
+            if let Some(reason) = name_problem(value) {
+                return Err(yaml::invalid(
+                    file,
+                    None,
+                    key.to_string(),
+                    format!("{value:?} {reason}"),
+                ));
+            }
+        }
+        Ok(ImageConfig {
+            file: file.to_path_buf(),
+            base_image_url,
+            base_image_name,
+            new_image_name,
+            script_url,
+            base_image_md5: f.text("base_image_md5"),
+            new_image_md5: f.text("new_image_md5"),
+            env: f.env("env"),
+        })
+    }
+}

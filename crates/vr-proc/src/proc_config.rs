@@ -1,0 +1,227 @@
+//! proc.yaml: what Velociraptor tells a runner about one proc.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::Mapping;
+
+use crate::names::name_problem;
+use crate::yaml::{self, KeySpec, Kind};
+use crate::{Error, Result};
+
+/// A bind mount from the host into the container (`volumes: [[host_dir, container_dir]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    /// Absolute path on the host.
+    pub host: PathBuf,
+    /// Absolute path inside the container, without `..`.
+    pub container: PathBuf,
+}
+
+/// A parsed proc.yaml. Keys not listed here are accepted and ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcConfig {
+    /// The proc.yaml it came from (for messages).
+    pub file: PathBuf,
+    /// `app_name`.
+    pub app_name: Option<String>,
+    /// `version`, as written (`1.10` stays `1.10`).
+    pub version: Option<String>,
+    /// `config_name`.
+    pub config_name: Option<String>,
+    /// `release_hash`.
+    pub release_hash: Option<String>,
+    /// `proc_name` (older files say `proc`).
+    pub proc_name: Option<String>,
+    /// `port`: a number or a numeric string, 1-65535.
+    pub port: Option<u16>,
+    /// `host`: the host name uptests are given.
+    pub host: Option<String>,
+    /// `user` the app runs as (name or id, resolved against the image).
+    pub user: Option<String>,
+    /// `group` the app runs as (name or id, resolved against the image).
+    pub group: Option<String>,
+    /// `env`: scalar values as strings; keys are valid shell names.
+    pub env: BTreeMap<String, String>,
+    /// `settings`, written to /settings.yaml.
+    pub settings: Mapping,
+    /// `cmd`: shell code to run instead of the Procfile line.
+    pub cmd: Option<String>,
+    /// `build_url`: URL or local path of the build tarball.
+    pub build_url: Option<String>,
+    /// `build_md5`.
+    pub build_md5: Option<String>,
+    /// `image_name`.
+    pub image_name: Option<String>,
+    /// `image_url`: URL or local path of the OS image tarball.
+    pub image_url: Option<String>,
+    /// `image_md5`.
+    pub image_md5: Option<String>,
+    /// `volumes`.
+    pub volumes: Vec<Volume>,
+    /// `mem_limit`: bytes, or a number with a K/M/G suffix, as LXC accepts it.
+    pub mem_limit: Option<String>,
+    /// `memsw_limit`: memory plus swap, same form as `mem_limit`.
+    pub memsw_limit: Option<String>,
+    /// `app_folder`.
+    pub app_folder: Option<String>,
+    /// `app_repo_url` (informational).
+    pub app_repo_url: Option<String>,
+    /// `app_repo_type` (informational).
+    pub app_repo_type: Option<String>,
+    /// `buildpack_url` (informational).
+    pub buildpack_url: Option<String>,
+    /// `buildpack_version` (informational).
+    pub buildpack_version: Option<String>,
+}
+
+const KEYS: &[KeySpec] = &[
+    ("app_name", "app_name", Kind::Text),
+    ("version", "version", Kind::Text),
+    ("config_name", "config_name", Kind::Text),
+    ("release_hash", "release_hash", Kind::Text),
+    ("proc_name", "proc_name", Kind::Text),
+    ("proc", "proc_name", Kind::Text),
+    ("port", "port", Kind::Port),
+    ("host", "host", Kind::Text),
+    ("user", "user", Kind::Text),
+    ("group", "group", Kind::Text),
+    ("env", "env", Kind::Env),
+    ("settings", "settings", Kind::Settings),
+    ("cmd", "cmd", Kind::Text),
+    ("build_url", "build_url", Kind::Text),
+    ("build_md5", "build_md5", Kind::Text),
+    ("image_name", "image_name", Kind::Text),
+    ("image_url", "image_url", Kind::Text),
+    ("image_md5", "image_md5", Kind::Text),
+    ("volumes", "volumes", Kind::Volumes),
+    ("mem_limit", "mem_limit", Kind::MemSize),
+    ("memsw_limit", "memsw_limit", Kind::MemSize),
+    ("app_folder", "app_folder", Kind::Text),
+    ("app_repo_url", "app_repo_url", Kind::Text),
+    ("app_repo_type", "app_repo_type", Kind::Text),
+    ("buildpack_url", "buildpack_url", Kind::Text),
+    ("buildpack_version", "buildpack_version", Kind::Text),
+];
+
+impl ProcConfig {
+    /// Reads and parses the proc.yaml at `path`.
+    pub fn load(path: &Path) -> Result<ProcConfig> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses `text`, the content of the proc.yaml `file` (named in errors).
+    pub fn parse(file: &Path, text: &str) -> Result<ProcConfig> {
+        let mut f = yaml::parse_fields(file, text, KEYS)?;
+        let cfg = ProcConfig {
+            file: file.to_path_buf(),
+            app_name: f.text("app_name"),
+            version: f.text("version"),
+            config_name: f.text("config_name"),
+            release_hash: f.text("release_hash"),
+            proc_name: f.text("proc_name"),
+            port: f.port("port"),
+            host: f.text("host"),
+            user: f.text("user"),
+            group: f.text("group"),
+            env: f.env("env"),
+            settings: f.settings("settings"),
+            cmd: f.text("cmd"),
+            build_url: f.text("build_url"),
+            build_md5: f.text("build_md5"),
+            image_name: f.text("image_name"),
+            image_url: f.text("image_url"),
+            image_md5: f.text("image_md5"),
+            volumes: f.volumes("volumes"),
+            mem_limit: f.text("mem_limit"),
+            memsw_limit: f.text("memsw_limit"),
+            app_folder: f.text("app_folder"),
+            app_repo_url: f.text("app_repo_url"),
+            app_repo_type: f.text("app_repo_type"),
+            buildpack_url: f.text("buildpack_url"),
+            buildpack_version: f.text("buildpack_version"),
+        };
+        let has = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        if !has(&cfg.cmd) && !has(&cfg.proc_name) {
+            return Err(Error::MissingCommand {
+                file: cfg.file.clone(),
+            });
+        }
+        Ok(cfg)
+    }
+
+    /// The value of the string key `key`, or [`Error::MissingKey`] when it is absent, null or
+    /// empty. `key` is a proc.yaml key name such as `"build_url"`; a name that is not a string
+    /// key of proc.yaml is reported missing.
+    pub fn require(&self, key: &'static str) -> Result<&str> {
+        let value = match key {
+            "app_name" => &self.app_name,
+            "version" => &self.version,
+            "config_name" => &self.config_name,
+            "release_hash" => &self.release_hash,
+            "proc_name" | "proc" => &self.proc_name,
+            "host" => &self.host,
+            "user" => &self.user,
+            "group" => &self.group,
+            "cmd" => &self.cmd,
+            "build_url" => &self.build_url,
+            "build_md5" => &self.build_md5,
+            "image_name" => &self.image_name,
+            "image_url" => &self.image_url,
+            "image_md5" => &self.image_md5,
+            "mem_limit" => &self.mem_limit,
+            "memsw_limit" => &self.memsw_limit,
+            "app_folder" => &self.app_folder,
+            "app_repo_url" => &self.app_repo_url,
+            "app_repo_type" => &self.app_repo_type,
+            "buildpack_url" => &self.buildpack_url,
+            "buildpack_version" => &self.buildpack_version,
+            _ => &None,
+        };
+        match value.as_deref() {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(Error::MissingKey {
+                file: self.file.clone(),
+                key,
+            }),
+        }
+    }
+
+    /// `port`, or [`Error::MissingKey`].
+    pub fn port(&self) -> Result<u16> {
+        self.port.ok_or_else(|| Error::MissingKey {
+            file: self.file.clone(),
+            key: "port",
+        })
+    }
+
+    /// `app_name-version-config_name-release_hash-proc_name-port`. Each part must be present
+    /// and a safe path component (see [`crate::name_problem`]); errors name the key.
+    pub fn container_name(&self) -> Result<String> {
+        let mut parts = Vec::with_capacity(6);
+        for key in [
+            "app_name",
+            "version",
+            "config_name",
+            "release_hash",
+            "proc_name",
+        ] {
+            let value = self.require(key)?;
+            if let Some(reason) = name_problem(value) {
+                return Err(yaml::invalid(
+                    &self.file,
+                    None,
+                    key.to_string(),
+                    format!("{value:?} {reason}"),
+                ));
+            }
+            parts.push(value.to_string());
+        }
+        parts.push(self.port()?.to_string());
+        Ok(parts.join("-"))
+    }
+}
