@@ -1,1 +1,26 @@
 //! vr-fetch: "URL or local path" to a verified file in a cache, and safe tarball unpacking.
+//!
+//! [`ensure`] makes sure a cache entry holds the file at an http(s) URL or local path: an
+//! existing file is reused only when its md5 matches, a download is hashed while it streams into
+//! a temp file beside the entry and renamed into place only when complete and matching, and a
+//! lock per entry makes concurrent callers (threads or processes) download once. [`unpack`]
+//! turns a gzip, bzip2 or xz tarball into a directory through a temp dir beside it, refusing any
+//! entry that would land outside it or be written through a link, and keeping modes, links,
+//! owners and (as root) device nodes. Memory stays flat whatever the sizes.
+//!
+//! vr-fetch never prints: progress goes to a [`Progress`] the caller passes
+//! ([`TerminalProgress`] draws a bar on stderr when it is a terminal).
+
+mod error;
+mod fetch;
+mod hash;
+mod lock;
+mod progress;
+mod unpack;
+
+pub use error::{Error, Result};
+pub use fetch::{ensure, ensure_with, Fetched};
+pub use hash::md5_file;
+pub use lock::EntryLock;
+pub use progress::{NoProgress, Progress, TerminalProgress};
+pub use unpack::{unpack, unpack_once, Compression, UnpackOptions};

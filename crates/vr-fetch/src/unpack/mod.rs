@@ -1,0 +1,225 @@
+//! `unpack`: a compressed tarball into a directory, safely and atomically.
+
+mod path;
+mod pipe;
+mod sys;
+mod tree;
+
+use crate::error::{io, Error, Result};
+use crate::lock::{lock_path, EntryLock};
+use pipe::Pipe;
+use std::fs::{self, File};
+use std::io::{BufReader, ErrorKind, Read};
+use std::path::{Path, PathBuf};
+use tree::{Fail, Tree};
+
+/// Read size for the compressed file.
+const READ_BUF: usize = 256 * 1024;
+
+/// How to unpack.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnpackOptions {
+    /// Give everything unpacked to this (uid, gid). When None, root keeps the numeric owners
+    /// stored in the tarball, and anyone else owns what they unpack.
+    pub owner: Option<(u32, u32)>,
+}
+
+/// The compression of a tarball, told by its file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// `.tar.gz`, `.tgz`
+    Gzip,
+    /// `.tar.bz2`, `.tbz2`, `.tbz`
+    Bzip2,
+    /// `.tar.xz`, `.txz`
+    Xz,
+}
+
+impl Compression {
+    /// The compression named by `path`'s extension; anything else is
+    /// [`Error::UnknownCompression`].
+    pub fn from_path(path: &Path) -> Result<Compression> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let ends = |exts: &[&str]| exts.iter().any(|e| name.ends_with(e));
+        if ends(&[".tar.gz", ".tgz"]) {
+            Ok(Compression::Gzip)
+        } else if ends(&[".tar.bz2", ".tbz2", ".tbz"]) {
+            Ok(Compression::Bzip2)
+        } else if ends(&[".tar.xz", ".txz"]) {
+            Ok(Compression::Xz)
+        } else {
+            Err(Error::UnknownCompression {
+                path: path.to_path_buf(),
+            })
+        }
+    }
+
+    fn decoder(self, file: File) -> Box<dyn Read + Send> {
+        let input = BufReader::with_capacity(READ_BUF, file);
+        match self {
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+            Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
+            Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
+        }
+    }
+}
+
+/// Unpacks `tarball` (gzip, bzip2 or xz, by extension) into `target`: into a temp dir beside
+/// `target`, renamed into place when complete; an existing `target` is replaced. An entry that
+/// would land outside, or be written through a symlink, refuses the whole tarball, and then
+/// nothing is left under `target` or beside it.
+pub fn unpack(tarball: &Path, target: &Path, opts: &UnpackOptions) -> Result<()> {
+    let compression = Compression::from_path(tarball)?;
+    let file = File::open(tarball).map_err(io("open", tarball))?;
+    let name = target
+        .file_name()
+        .ok_or_else(|| {
+            io("unpack into", target)(std::io::Error::new(
+                ErrorKind::InvalidInput,
+                "the target has no file name",
+            ))
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(io("create directory", &parent))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.unpack-"))
+        .tempdir_in(&parent)
+        .map_err(io("create temp dir in", &parent))?;
+    let result =
+        fill(tarball, compression, file, tmp.path(), opts).and_then(|()| place(tmp.path(), target));
+    let tmp_path = tmp.path().to_path_buf();
+    // On success the temp name holds nothing, or the replaced old tree; on failure the partial
+    // unpack. Either way it goes.
+    let cleanup = match tmp.close() {
+        Err(e) if e.kind() != ErrorKind::NotFound => Some(e),
+        _ => None,
+    };
+    match (result, cleanup) {
+        (Ok(()), None) => Ok(()),
+        (Ok(()), Some(e)) => Err(io("remove the replaced tree at", tmp_path)(e)),
+        (Err(e), None) => Err(e),
+        (Err(e), Some(cleanup)) => Err(Error::Cleanup {
+            path: tmp_path,
+            cleanup,
+            error: Box::new(e),
+        }),
+    }
+}
+
+/// Like [`unpack`], under the lock `<target>.lock`, and only when `target` does not exist yet.
+/// Returns whether it unpacked. Concurrent callers wait for one another, and all but the first
+/// find the target in place.
+pub fn unpack_once(tarball: &Path, target: &Path, opts: &UnpackOptions) -> Result<bool> {
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(io("create directory", parent))?;
+    }
+    let _lock = EntryLock::acquire(&lock_path(target))?;
+    match fs::symlink_metadata(target) {
+        Ok(_) => return Ok(false),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(io("stat", target)(e)),
+    }
+    unpack(tarball, target, opts)?;
+    Ok(true)
+}
+
+/// Writes every entry of the tarball under `root`.
+fn fill(
+    tarball: &Path,
+    compression: Compression,
+    file: File,
+    root: &Path,
+    opts: &UnpackOptions,
+) -> Result<()> {
+    let tar_err = |source| Error::Tar {
+        tarball: tarball.to_path_buf(),
+        source,
+    };
+    let pipe = Pipe::spawn(compression.decoder(file)).map_err(io("start unpacking", tarball))?;
+    let mut archive = tar::Archive::new(pipe);
+    let mut tree = Tree::new(root, opts.owner);
+    for entry in archive.entries().map_err(tar_err)? {
+        let mut entry = entry.map_err(tar_err)?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        tree.add(&mut entry).map_err(|fail| match fail {
+            Fail::Unsafe(reason) => Error::UnsafeEntry {
+                tarball: tarball.to_path_buf(),
+                entry: name.clone(),
+                reason,
+            },
+            Fail::Read(source) => tar_err(source),
+            Fail::Write(source) => Error::Entry {
+                tarball: tarball.to_path_buf(),
+                entry: name.clone(),
+                source,
+            },
+        })?;
+    }
+    tree.finish().map_err(io("set directory modes under", root))
+}
+
+/// Moves the complete tree at `tmp` to `target`; an existing `target` is swapped with it in
+/// one step (RENAME_EXCHANGE), so `target` is never missing or half-written.
+fn place(tmp: &Path, target: &Path) -> Result<()> {
+    match fs::symlink_metadata(target) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            fs::rename(tmp, target).map_err(io("rename into place", target))
+        }
+        Err(e) => Err(io("stat", target)(e)),
+        Ok(_) => nix::fcntl::renameat2(
+            None,
+            tmp,
+            None,
+            target,
+            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+        )
+        .map_err(|errno| io("replace", target)(errno.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_table() {
+        let cases = [
+            ("a.tar.gz", Some(Compression::Gzip)),
+            ("A.TGZ", Some(Compression::Gzip)),
+            ("a.tar.bz2", Some(Compression::Bzip2)),
+            ("a.tbz2", Some(Compression::Bzip2)),
+            ("a.tar.xz", Some(Compression::Xz)),
+            ("a.txz", Some(Compression::Xz)),
+            ("a.tar", None),
+            ("a.zip", None),
+            ("a.gz.tar", None),
+            ("", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(Compression::from_path(Path::new(name)).ok(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn unknown_compression_is_named() {
+        let err = unpack(
+            Path::new("/srv/image.zip"),
+            Path::new("/tmp/x"),
+            &UnpackOptions::default(),
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("unknown compression for /srv/image.zip: expected .tar.gz, .tgz, .tar.bz2, .tbz2, .tar.xz or .txz")
+        );
+    }
+}

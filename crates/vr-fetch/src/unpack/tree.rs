@@ -1,0 +1,346 @@
+//! Writes tar entries under a root that only this unpack has touched, never leaving it.
+//!
+//! The root starts empty, so every directory in it was made here; they are remembered. An
+//! entry is written only when all its parents are such directories: a parent that is a symlink
+//! (or a file) from an earlier entry refuses the entry, so nothing is ever written through a
+//! link. The final component is created with `O_EXCL`/`O_NOFOLLOW` semantics: an existing file,
+//! symlink or hardlink of that name is unlinked first, never written through. Hardlink targets
+//! are checked the same way. Symlink targets are stored as they are: `/bin/sh -> busybox` is
+//! part of an OS image, and is harmless as long as nothing is written through it.
+
+use super::path::{enclosed, parents};
+use super::sys::{create_new, current_umask, mknod, replace, set_mtime};
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::unix::fs::{fchown, lchown, symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Size of the buffer file data is copied through.
+const COPY_BUF: usize = 256 * 1024;
+
+/// Why an entry was not written.
+pub(crate) enum Fail {
+    /// The entry would escape the root or write through a link: the reason.
+    Unsafe(String),
+    /// Reading the archive failed (corrupt or truncated stream).
+    Read(io::Error),
+    /// Writing the entry failed.
+    Write(io::Error),
+}
+
+/// Whose files these are once unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ownership {
+    /// Leave them to whoever unpacks (not root, no owner asked for).
+    Unpacker,
+    /// The numeric uid/gid stored in each entry (root, no owner asked for).
+    FromArchive,
+    /// Everything to this uid/gid.
+    Fixed(u32, u32),
+}
+
+impl Ownership {
+    /// The ownership rule for an unpack by `euid` asked to give everything to `owner`.
+    pub(crate) fn decide(euid: u32, owner: Option<(u32, u32)>) -> Ownership {
+        match (owner, euid) {
+            (Some((uid, gid)), _) => Ownership::Fixed(uid, gid),
+            (None, 0) => Ownership::FromArchive,
+            (None, _) => Ownership::Unpacker,
+        }
+    }
+
+    /// The owner to give an entry stored with `uid`/`gid`, or None when nothing must change
+    /// (`me` is who new files belong to already).
+    pub(crate) fn chown_to(self, uid: u32, gid: u32, me: (u32, u32)) -> Option<(u32, u32)> {
+        let want = match self {
+            Ownership::Unpacker => return None,
+            Ownership::FromArchive => (uid, gid),
+            Ownership::Fixed(u, g) => (u, g),
+        };
+        (want != me).then_some(want)
+    }
+}
+
+/// Metadata of a directory, applied once everything inside it is written.
+struct DirMeta {
+    rel: PathBuf,
+    mode: u32,
+    mtime: Option<SystemTime>,
+}
+
+/// The tree being unpacked.
+pub(crate) struct Tree {
+    root: PathBuf,
+    dirs: HashSet<PathBuf>,
+    deferred: Vec<DirMeta>,
+    root_meta: Option<DirMeta>,
+    ownership: Ownership,
+    me: (u32, u32),
+    umask: u32,
+    may_mknod: bool,
+    buf: Vec<u8>,
+}
+
+impl Tree {
+    /// A tree over the empty directory `root`.
+    pub(crate) fn new(root: &Path, owner: Option<(u32, u32)>) -> Tree {
+        let euid = nix::unistd::geteuid().as_raw();
+        let egid = nix::unistd::getegid().as_raw();
+        let mut dirs = HashSet::new();
+        dirs.insert(PathBuf::new());
+        Tree {
+            root: root.to_path_buf(),
+            dirs,
+            deferred: Vec::new(),
+            root_meta: None,
+            ownership: Ownership::decide(euid, owner),
+            me: (euid, egid),
+            umask: current_umask(),
+            may_mknod: euid == 0,
+            buf: vec![0u8; COPY_BUF],
+        }
+    }
+
+    /// Writes one entry.
+    pub(crate) fn add<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), Fail> {
+        let name = entry.path().map_err(Fail::Read)?.into_owned();
+        let rel = enclosed(&name).map_err(|r| Fail::Unsafe(r.to_string()))?;
+        let header = entry.header();
+        let kind = header.entry_type();
+        let mode = header.mode().map_err(Fail::Read)? & 0o7777;
+        let uid = id(header.uid().map_err(Fail::Read)?)?;
+        let gid = id(header.gid().map_err(Fail::Read)?)?;
+        let mtime = header
+            .mtime()
+            .ok()
+            .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s));
+        let owner = self.ownership.chown_to(uid, gid, self.me);
+
+        if rel.as_os_str().is_empty() {
+            if !kind.is_dir() {
+                return Err(Fail::Unsafe(
+                    "it names the root but is not a directory".into(),
+                ));
+            }
+            if let Some((u, g)) = owner {
+                lchown(&self.root, Some(u), Some(g)).map_err(Fail::Write)?;
+            }
+            self.root_meta = Some(DirMeta { rel, mode, mtime });
+            return Ok(());
+        }
+        self.make_parents(&rel)?;
+        let path = self.root.join(&rel);
+        use tar::EntryType as T;
+        match kind {
+            T::Directory => {
+                if !self.dirs.contains(&rel) {
+                    match fs::create_dir(&path) {
+                        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                            fs::remove_file(&path).map_err(Fail::Write)?;
+                            fs::create_dir(&path).map_err(Fail::Write)?;
+                        }
+                        other => other.map_err(Fail::Write)?,
+                    }
+                    self.dirs.insert(rel.clone());
+                }
+                if let Some((u, g)) = owner {
+                    lchown(&path, Some(u), Some(g)).map_err(Fail::Write)?;
+                }
+                self.deferred.push(DirMeta { rel, mode, mtime });
+            }
+            T::Regular | T::Continuous | T::GNUSparse => {
+                self.not_a_dir(&rel)?;
+                let mut file = create_new(&path, mode & 0o777).map_err(Fail::Write)?;
+                loop {
+                    let n = match entry.read(&mut self.buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(Fail::Read(e)),
+                    };
+                    file.write_all(&self.buf[..n]).map_err(Fail::Write)?;
+                }
+                if let Some((u, g)) = owner {
+                    fchown(&file, Some(u), Some(g)).map_err(Fail::Write)?;
+                }
+                // chown clears setuid/setgid, and the umask may have dropped bits: set the mode
+                // again only then.
+                if mode & (self.umask | 0o7000) != 0 {
+                    file.set_permissions(fs::Permissions::from_mode(mode))
+                        .map_err(Fail::Write)?;
+                }
+                if let Some(t) = mtime {
+                    file.set_modified(t).map_err(Fail::Write)?;
+                }
+            }
+            T::Symlink => {
+                self.not_a_dir(&rel)?;
+                let target = entry
+                    .link_name()
+                    .map_err(Fail::Read)?
+                    .ok_or_else(|| Fail::Unsafe("a symlink without a target".into()))?;
+                replace(&path, |p| symlink(&target, p)).map_err(Fail::Write)?;
+                if let Some((u, g)) = owner {
+                    lchown(&path, Some(u), Some(g)).map_err(Fail::Write)?;
+                }
+                if let Some(t) = mtime {
+                    set_mtime(&path, t, false).map_err(Fail::Write)?;
+                }
+            }
+            T::Link => {
+                self.not_a_dir(&rel)?;
+                let target = entry
+                    .link_name()
+                    .map_err(Fail::Read)?
+                    .ok_or_else(|| Fail::Unsafe("a hardlink without a target".into()))?;
+                let target_rel = enclosed(&target).map_err(|r| {
+                    Fail::Unsafe(format!("its hardlink target {target:?} is refused: {r}"))
+                })?;
+                self.check_link_target(&target, &target_rel)?;
+                if target_rel != rel {
+                    let src = self.root.join(&target_rel);
+                    replace(&path, |p| fs::hard_link(&src, p)).map_err(Fail::Write)?;
+                }
+            }
+            T::Char | T::Block | T::Fifo => {
+                if kind != T::Fifo && !self.may_mknod {
+                    return Ok(()); // device nodes need root; skipped like an unprivileged tar
+                }
+                self.not_a_dir(&rel)?;
+                // GNU tar leaves the device fields of a fifo empty.
+                let (major, minor) = if kind == T::Fifo {
+                    (0, 0)
+                } else {
+                    (
+                        header.device_major().map_err(Fail::Read)?.unwrap_or(0),
+                        header.device_minor().map_err(Fail::Read)?.unwrap_or(0),
+                    )
+                };
+                mknod(&path, kind, mode, major, minor).map_err(Fail::Write)?;
+                if let Some((u, g)) = owner {
+                    lchown(&path, Some(u), Some(g)).map_err(Fail::Write)?;
+                }
+                fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+                    .map_err(Fail::Write)?;
+                if let Some(t) = mtime {
+                    set_mtime(&path, t, false).map_err(Fail::Write)?;
+                }
+            }
+            _ => {} // volume labels and other metadata-only entries
+        }
+        Ok(())
+    }
+
+    /// Applies directory modes and mtimes, deepest first, then the root's: read-only
+    /// directories are made read-only only after their contents are in.
+    pub(crate) fn finish(mut self) -> io::Result<()> {
+        let mut deferred = std::mem::take(&mut self.deferred);
+        deferred.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
+        let root = self.root_meta.take().unwrap_or(DirMeta {
+            rel: PathBuf::new(),
+            mode: 0o755,
+            mtime: None,
+        });
+        if let Ownership::Fixed(u, g) = self.ownership {
+            if (u, g) != self.me {
+                // The root was made here: it belongs to the owner too.
+                lchown(&self.root, Some(u), Some(g))?;
+            }
+        }
+        for d in deferred.iter().chain(std::iter::once(&root)) {
+            let path = self.root.join(&d.rel);
+            fs::set_permissions(&path, fs::Permissions::from_mode(d.mode))?;
+            if let Some(t) = d.mtime {
+                set_mtime(&path, t, true)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the missing parents of `rel`; refuses when one exists but is not a directory
+    /// made by this unpack (a symlink or file from an earlier entry).
+    fn make_parents(&mut self, rel: &Path) -> Result<(), Fail> {
+        match rel.parent() {
+            Some(p) if self.dirs.contains(p) => return Ok(()),
+            _ => {}
+        }
+        for parent in parents(rel) {
+            if self.dirs.contains(parent) {
+                continue;
+            }
+            let path = self.root.join(parent);
+            match fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    return Err(Fail::Unsafe(format!(
+                        "it would be written through {parent:?}, which is not a directory"
+                    )))
+                }
+                Err(e) => return Err(Fail::Write(e)),
+            }
+            if let Ownership::Fixed(u, g) = self.ownership {
+                if (u, g) != self.me {
+                    lchown(&path, Some(u), Some(g)).map_err(Fail::Write)?;
+                }
+            }
+            self.dirs.insert(parent.to_path_buf());
+        }
+        Ok(())
+    }
+
+    fn not_a_dir(&self, rel: &Path) -> Result<(), Fail> {
+        if self.dirs.contains(rel) {
+            return Err(Fail::Unsafe(
+                "a directory of that name is already unpacked".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A hardlink target must be an earlier, non-directory entry reached through directories
+    /// of this unpack only.
+    fn check_link_target(&self, target: &Path, target_rel: &Path) -> Result<(), Fail> {
+        let refuse = |why: &str| Fail::Unsafe(format!("its hardlink target {target:?} {why}"));
+        if target_rel.as_os_str().is_empty() || self.dirs.contains(target_rel) {
+            return Err(refuse("is a directory"));
+        }
+        if parents(target_rel).iter().any(|p| !self.dirs.contains(*p)) {
+            return Err(refuse("is not inside a directory of the archive"));
+        }
+        match fs::symlink_metadata(self.root.join(target_rel)) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(refuse("is not an earlier entry")),
+            Err(e) => Err(Fail::Write(e)),
+        }
+    }
+}
+
+fn id(value: u64) -> Result<u32, Fail> {
+    u32::try_from(value).map_err(|_| Fail::Unsafe(format!("owner id {value} is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_table() {
+        let me = (0, 0);
+        let cases = [
+            // (euid, owner asked, entry uid/gid, me) -> chown to
+            (0, None, (0, 0), me, None),
+            (0, None, (1000, 100), me, Some((1000, 100))),
+            (0, Some((5, 6)), (1000, 100), me, Some((5, 6))),
+            (0, Some((0, 0)), (1000, 100), me, None),
+            (1000, None, (0, 0), (1000, 1000), None),
+            (1000, Some((1000, 1000)), (0, 0), (1000, 1000), None),
+            (1000, Some((7, 7)), (0, 0), (1000, 1000), Some((7, 7))),
+        ];
+        for (euid, owner, (u, g), me, want) in cases {
+            let got = Ownership::decide(euid, owner).chown_to(u, g, me);
+            assert_eq!(got, want, "euid {euid} owner {owner:?} entry {u}:{g}");
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Helpers: folder snapshots, crafted tarballs, the example binary.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One line per path under `dir` (sorted): type, mode, owner, size, mtime, link target and the
+/// md5 of file contents. Two equal snapshots mean an untouched (or identical) tree.
+pub fn snapshot(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let m = fs::symlink_metadata(&path).unwrap();
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        let ft = m.file_type();
+        let extra = if ft.is_symlink() {
+            format!("-> {}", fs::read_link(&path).unwrap().display())
+        } else if ft.is_file() {
+            vr_tests::md5_file(&path).unwrap()
+        } else {
+            String::new()
+        };
+        let kind = if ft.is_symlink() {
+            "l"
+        } else if ft.is_dir() {
+            "d"
+        } else if ft.is_file() {
+            "f"
+        } else {
+            "s"
+        };
+        let size = if ft.is_dir() { 0 } else { m.size() };
+        out.push(format!(
+            "{rel} {kind} {:o} {}:{} {size} {} nlink={} rdev={:x} {extra}",
+            m.mode() & 0o7777,
+            m.uid(),
+            m.gid(),
+            m.mtime(),
+            if ft.is_dir() { 0 } else { m.nlink() },
+            m.rdev(),
+        ));
+        if ft.is_dir() {
+            walk(root, &path, out);
+        }
+    }
+}
+
+/// Names in `dir` (not recursive), sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// An entry of a crafted tarball. Names and link names are stored byte for byte, without the
+/// checks `tar::Builder` would make.
+pub enum E<'a> {
+    File(&'a str, &'a [u8]),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    Hardlink(&'a str, &'a str),
+    Char(&'a str, u32, u32),
+}
+
+/// Writes `entries` as a gzip tarball at `out`.
+pub fn craft(out: &Path, entries: &[E]) {
+    let file = fs::File::create(out).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    for e in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(1_600_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        let (name, link, data): (&str, Option<&str>, &[u8]) = match *e {
+            E::File(n, d) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                (n, None, d)
+            }
+            E::Dir(n) => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                (n, None, &[])
+            }
+            E::Symlink(n, t) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                (n, Some(t), &[])
+            }
+            E::Hardlink(n, t) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_mode(0o644);
+                (n, Some(t), &[])
+            }
+            E::Char(n, major, minor) => {
+                h.set_entry_type(tar::EntryType::Char);
+                h.set_mode(0o666);
+                h.set_device_major(major).unwrap();
+                h.set_device_minor(minor).unwrap();
+                (n, None, &[])
+            }
+        };
+        raw(&mut h.as_old_mut().name, name);
+        if let Some(link) = link {
+            raw(&mut h.as_old_mut().linkname, link);
+        }
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap().flush().unwrap();
+}
+
+fn raw(field: &mut [u8], value: &str) {
+    assert!(
+        value.len() < field.len(),
+        "{value} too long for a raw header"
+    );
+    field.fill(0);
+    field[..value.len()].copy_from_slice(value.as_bytes());
+}
+
+/// Runs GNU tar with `args`, failing the test if it fails.
+pub fn gnu_tar(args: &[&str]) {
+    let status = Command::new("tar").args(args).status().unwrap();
+    assert!(status.success(), "tar {args:?}: {status}");
+}
+
+/// The `vrfetch` example built next to the running test binary. A plain `cargo test` builds
+/// examples; a run filtered with `--test it` does not, and then uses whatever was built before.
+pub fn vrfetch() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/vrfetch");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo test -p vr-fetch` (without --test) or `cargo build -p vr-fetch --example vrfetch`",
+        path.display()
+    );
+    path
+}
+
+/// True when running as root; otherwise says which test is skipped.
+pub fn is_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    vr_tests::e2e_ready(test)
+}
