@@ -1,12 +1,138 @@
-//! vrun: placeholder until its issue lands.
-use clap::Parser;
+//! vrun: sets up, runs, uptests, opens a shell in and tears down a proc's LXC container.
+//! `vrun run` stays in the foreground (a supervisor's child): the proc's exit status is vrun's,
+//! and SIGTERM/SIGINT/SIGHUP reach the proc.
 
-/// vrun (not yet implemented)
-#[derive(Parser)]
-#[command(version)]
-struct Cli {}
+mod container;
+mod lock;
+mod run;
+mod setup;
+mod uptester;
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    anyhow::bail!("vrun is not implemented yet")
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit statuses of vrun (besides the proc's own, passed through by `run`).
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// The proc.yaml is locked by another vrun.
+    pub const LOCKED: u8 = 1;
+    /// Any other failure of vrun itself (usage errors too).
+    pub const FAILURE: u8 = 2;
+    /// `run` failed before the proc started.
+    pub const NOT_STARTED: u8 = 125;
+}
+
+/// Set up, run, uptest, open a shell in, or tear down a proc's LXC container.
+///
+/// The host layout lives under $VR_ROOT (default /apps).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Fetch the image and build, write the proc's files and LXC config.
+    Setup {
+        /// The proc.yaml.
+        proc_yaml: PathBuf,
+    },
+    /// Run the proc in the foreground; exits with the proc's status.
+    Run {
+        /// The proc.yaml.
+        proc_yaml: PathBuf,
+    },
+    /// Run the proc's uptests in a container like the proc's; prints their JSON.
+    Uptest {
+        /// The proc.yaml.
+        proc_yaml: PathBuf,
+    },
+    /// Remove the proc's folder.
+    Teardown {
+        /// The proc.yaml.
+        proc_yaml: PathBuf,
+    },
+    /// An interactive shell in a container like the proc's.
+    Shell {
+        /// The proc.yaml.
+        proc_yaml: PathBuf,
+    },
+}
+
+/// Why vrun stops, and with which status.
+#[derive(Debug)]
+pub enum Stop {
+    /// The proc.yaml lock is held elsewhere.
+    Locked(PathBuf),
+    /// A failure, with the status to exit with.
+    Failed(u8, anyhow::Error),
+}
+
+impl From<anyhow::Error> for Stop {
+    fn from(err: anyhow::Error) -> Stop {
+        Stop::Failed(exit::FAILURE, err)
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Stop> {
+    match cli.command {
+        Cmd::Setup { proc_yaml } => setup::setup(&proc_yaml),
+        Cmd::Run { proc_yaml } => run::run(&proc_yaml),
+        Cmd::Uptest { proc_yaml } => run::uptest(&proc_yaml),
+        Cmd::Teardown { proc_yaml } => setup::teardown(&proc_yaml),
+        Cmd::Shell { proc_yaml } => run::shell(&proc_yaml),
+    }
+}
+
+/// The commands, for usage errors.
+const COMMANDS: &str = "setup, run, uptest, teardown, shell";
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            let usage = matches!(
+                err.kind(),
+                ErrorKind::InvalidSubcommand
+                    | ErrorKind::MissingSubcommand
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            );
+            let _ = err.print();
+            if usage {
+                eprintln!("\nvrun commands: {COMMANDS}");
+            }
+            return ExitCode::from(if err.use_stderr() {
+                exit::FAILURE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(Stop::Locked(file)) => {
+            eprintln!("ERROR: {} is locked by another process.", file.display());
+            ExitCode::from(exit::LOCKED)
+        }
+        Err(Stop::Failed(code, err)) => {
+            eprintln!("vrun: {err:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
 }

@@ -1,8 +1,219 @@
-//! `cargo xtask bench run`.
+//! `cargo xtask bench run`: vrun's overhead over LXC, setup cost over plain untar, and disk
+//! use of many procs of one image. Everything happens in a temporary VR_ROOT on a tmpfs
+//! (unmounted afterwards); needs root and LXC.
 
 use super::Report;
-use anyhow::{bail, Result};
+use crate::util::{self, median_of, output, run};
+use anyhow::{bail, Context, Result};
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-pub fn bench(_report: &mut Report) -> Result<()> {
-    bail!("bench run is not written yet")
+/// A tmpfs mounted on a fresh folder, unmounted and removed on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount() -> Result<Tmpfs> {
+        let dir = std::env::temp_dir().join(format!("vr-bench-run-{}", std::process::id()));
+        fs::create_dir_all(&dir)?;
+        run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4g", "tmpfs"])
+            .arg(&dir))?;
+        Ok(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+fn busybox_image(dir: &Path, out: &Path) -> Result<()> {
+    let root = dir.join("image-rootfs");
+    for sub in ["bin", "etc", "proc", "sys", "dev", "tmp", "app"] {
+        fs::create_dir_all(root.join(sub))?;
+    }
+    let busybox = output(Command::new("sh").args(["-c", "command -v busybox"]))?;
+    fs::copy(busybox.trim(), root.join("bin/busybox"))?;
+    let list = output(Command::new(busybox.trim()).arg("--list"))?;
+    for applet in list.lines().filter(|a| !a.is_empty() && *a != "busybox") {
+        let _ = symlink("busybox", root.join("bin").join(applet));
+    }
+    fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n",
+    )?;
+    fs::write(root.join("etc/group"), "root:x:0:\napp:x:1000:\n")?;
+    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
+    tar_gz(&root, out)
+}
+
+fn tar_gz(dir: &Path, out: &Path) -> Result<()> {
+    run(Command::new("tar")
+        .arg("--numeric-owner")
+        .arg("-czf")
+        .arg(out)
+        .arg("-C")
+        .arg(dir)
+        .arg("."))
+}
+
+/// A build with a Procfile and `payload_mb` MB of incompressible data.
+fn build(dir: &Path, name: &str, payload_mb: usize, out: &Path) -> Result<()> {
+    let app = dir.join(name);
+    fs::create_dir_all(&app)?;
+    fs::write(app.join("Procfile"), "web: /bin/true\n")?;
+    if payload_mb > 0 {
+        run(Command::new("dd")
+            .arg("if=/dev/urandom")
+            .arg(format!("of={}", app.join("payload.bin").display()))
+            .args(["bs=1M", &format!("count={payload_mb}"), "status=none"]))?;
+    }
+    tar_gz(&app, out)
+}
+
+fn proc_yaml(dir: &Path, app: &str, port: u16, image: &Path, build: &Path) -> Result<PathBuf> {
+    let path = dir.join(format!("{app}-{port}.yaml"));
+    fs::write(
+        &path,
+        format!(
+            "app_name: {app}\nversion: v1\nconfig_name: bench\nrelease_hash: h\nproc_name: web\nport: {port}\n\
+             user: app\nimage_name: busybox\nimage_url: {}\nbuild_url: {}\ncmd: /bin/true\n",
+            image.display(),
+            build.display()
+        ),
+    )?;
+    Ok(path)
+}
+
+fn du_kib(path: &Path) -> Result<u64> {
+    let out = output(Command::new("du").arg("-sk").arg(path))?;
+    out.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("cannot read du output {out:?}"))
+}
+
+pub fn bench(report: &mut Report) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !util::have("lxc-execute") {
+        bail!("bench run needs root and LXC (lxc-execute)");
+    }
+    // Only vrun is needed (the static vuptest is not used here).
+    run(Command::new(env!("CARGO")).current_dir(util::root()).args([
+        "build",
+        "--release",
+        "-p",
+        "vrun",
+    ]))?;
+    let vrun = util::target_dir().join("release/vrun");
+    let fs_root = Tmpfs::mount()?;
+    let dir = &fs_root.0;
+    let vr_root = dir.join("vr");
+    let vrun_cmd = |args: &[&str], yaml: &Path| {
+        let mut c = Command::new(&vrun);
+        c.args(args)
+            .arg(yaml)
+            .env("VR_ROOT", &vr_root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let image = dir.join("busybox.tar.gz");
+    busybox_image(dir, &image)?;
+    let small = dir.join("small.tar.gz");
+    build(dir, "small", 0, &small)?;
+
+    // 1. vrun run of /bin/true vs lxc-execute of the same rendered config.
+    let yaml = proc_yaml(dir, "true", 7000, &image, &small)?;
+    run(&mut vrun_cmd(&["setup"], &yaml))?;
+    let name = "true-v1-bench-h-web-7000";
+    let config = vr_root.join("procs").join(name).join("proc.lxc");
+    let reps = 30;
+    let (ours, _) = median_of(reps, || vrun_cmd(&["run"], &yaml))?;
+    let (base, _) = median_of(reps, || {
+        let mut c = Command::new("lxc-execute");
+        c.args(["-n", name, "-f"])
+            .arg(&config)
+            .args(["--", "/bin/sh", "/proc.sh"]);
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    })?;
+    let overhead_ms = (ours.as_secs_f64() - base.as_secs_f64()) * 1000.0;
+    report.figure(
+        "vrun run /bin/true: overhead over lxc-execute",
+        format!("{overhead_ms:+.2} ms"),
+        format!("lxc-execute {}", super::fmt_dur(base)),
+        Some(ours.as_secs_f64() / base.as_secs_f64().max(1e-9)),
+        "<= +5 ms",
+    );
+
+    // 2. setup of another proc of an unpacked image with a 20 MB build vs tar -xzf alone.
+    let big = dir.join("big.tar.gz");
+    build(dir, "big", 20, &big)?;
+    run(&mut vrun_cmd(
+        &["setup"],
+        &proc_yaml(dir, "big", 7100, &image, &big)?,
+    ))?;
+    let mut ours = Vec::new();
+    let mut base = Vec::new();
+    for i in 0..7u16 {
+        let yaml = proc_yaml(dir, "big", 7101 + i, &image, &big)?;
+        let start = Instant::now();
+        run(&mut vrun_cmd(&["setup"], &yaml))?;
+        ours.push(start.elapsed());
+        let target = dir.join(format!("untar-{i}"));
+        fs::create_dir_all(&target)?;
+        let start = Instant::now();
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(&big)
+            .arg("-C")
+            .arg(&target))?;
+        base.push(start.elapsed());
+        fs::remove_dir_all(&target)?;
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    report.time(
+        "vrun setup, 2nd proc, 20 MB build (tmpfs)",
+        median(&mut ours),
+        "tar -xzf",
+        median(&mut base),
+        "<= 1.3",
+    );
+
+    // 3. 20 procs of one image set up in parallel: disk used.
+    let mut children = Vec::new();
+    for i in 0..20u16 {
+        let yaml = proc_yaml(dir, "many", 7200 + i, &image, &big)?;
+        children.push(vrun_cmd(&["setup"], &yaml).spawn()?);
+    }
+    for mut c in children {
+        if !c.wait()?.success() {
+            bail!("a parallel vrun setup failed");
+        }
+    }
+    let image_kib = du_kib(&vr_root.join("images/busybox/contents"))?;
+    let build_kib = du_kib(&vr_root.join("procs/many-v1-bench-h-web-7200/rootfs/app"))?;
+    let mut procs_kib = 0;
+    for i in 0..20u16 {
+        procs_kib += du_kib(&vr_root.join(format!("procs/many-v1-bench-h-web-{}", 7200 + i)))?;
+    }
+    let ours = image_kib + procs_kib;
+    let expected = image_kib + 20 * build_kib;
+    report.figure(
+        "20 procs of one image: disk (image + proc dirs)",
+        format!("{} MiB", ours / 1024),
+        format!("image + 20 builds {} MiB", expected / 1024),
+        Some(ours as f64 / expected.max(1) as f64),
+        "~ 1.0",
+    );
+    Ok(())
 }

@@ -1,0 +1,423 @@
+//! What a container is ([`ContainerConfig`]) and its rendering into an LXC config file in the
+//! dialect of the installed LXC ([`render`]).
+
+use crate::cgroup::{CgroupHost, CgroupVersion};
+use crate::version::LxcVersion;
+use crate::{Error, Result};
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+/// Capabilities every container drops.
+pub const DROPPED_CAPS: &[&str] = &[
+    "mac_admin",
+    "mac_override",
+    "mknod",
+    "setpcap",
+    "sys_admin",
+    "sys_boot",
+    "sys_module",
+    "sys_nice",
+    "sys_pacct",
+    "sys_rawio",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+];
+
+/// The character devices a container may use (devices cgroup allow list, after deny-all):
+/// null, zero, random, urandom, tty, console, ptmx and the pts.
+pub const ALLOWED_DEVICES: &[&str] = &[
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+/// The root file system of a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rootfs {
+    /// An overlay mounted by LXC inside the container's mount namespace (gone with it):
+    /// read-only `lowers` (topmost first) under the writable `upper`. LXC puts the overlay
+    /// work dir beside `upper` (`<parent of upper>/work` on LXC 5, `olwork` on older ones).
+    Overlay {
+        /// Read-only layers, topmost first (at least one).
+        lowers: Vec<PathBuf>,
+        /// The writable layer.
+        upper: PathBuf,
+    },
+    /// A plain folder used as the rootfs, read-write.
+    Dir(PathBuf),
+}
+
+/// Whether a bind mount's target is a folder or a file (LXC creates it when missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindKind {
+    /// `create=dir`.
+    Dir,
+    /// `create=file`.
+    File,
+}
+
+/// A host path bind-mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    /// Host path (absolute).
+    pub source: PathBuf,
+    /// Path inside the container (`/data` or `data`; always rendered relative to the rootfs,
+    /// because LXC ignores absolute targets with an overlay rootfs).
+    pub target: PathBuf,
+    /// Mounted read-only.
+    pub read_only: bool,
+    /// Folder or file.
+    pub kind: BindKind,
+}
+
+/// Everything that makes one container; render it with [`render`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerConfig {
+    /// The container's hostname (see [`hostname_for`]).
+    pub hostname: String,
+    /// The root file system.
+    pub rootfs: Rootfs,
+    /// uid and gid of the container's init and command; `None` runs them as root.
+    pub user: Option<(u32, u32)>,
+    /// Bind `/etc/resolv.conf` and `/etc/hosts` of the host read-only (procs: yes).
+    pub host_dns: bool,
+    /// Extra bind mounts (volumes, tools).
+    pub binds: Vec<BindMount>,
+    /// Memory limit in bytes.
+    pub mem_limit: Option<u64>,
+    /// Memory + swap limit in bytes.
+    pub memsw_limit: Option<u64>,
+    /// Environment of the container's command (`lxc.environment`; LXC clears the rest).
+    pub environment: Vec<(String, String)>,
+}
+
+impl ContainerConfig {
+    /// A container with `hostname` and `rootfs`, root user, host DNS files, nothing else.
+    pub fn new(hostname: impl Into<String>, rootfs: Rootfs) -> ContainerConfig {
+        ContainerConfig {
+            hostname: hostname.into(),
+            rootfs,
+            user: None,
+            host_dns: true,
+            binds: Vec::new(),
+            mem_limit: None,
+            memsw_limit: None,
+            environment: Vec::new(),
+        }
+    }
+}
+
+/// A valid hostname made from a container name: characters other than letters, digits, `-`
+/// and `.` become `-`, at most 63 bytes.
+pub fn hostname_for(name: &str) -> String {
+    let mut host: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    host.truncate(63);
+    host
+}
+
+/// The config keys of one LXC dialect.
+struct Keys {
+    uts: &'static str,
+    rootfs: &'static str,
+    net: &'static str,
+    apparmor: &'static str,
+    pty: &'static str,
+    tty: &'static str,
+}
+
+const MODERN: Keys = Keys {
+    uts: "lxc.uts.name",
+    rootfs: "lxc.rootfs.path",
+    net: "lxc.net.0.type",
+    apparmor: "lxc.apparmor.profile",
+    pty: "lxc.pty.max",
+    tty: "lxc.tty.max",
+};
+
+const LEGACY: Keys = Keys {
+    uts: "lxc.utsname",
+    rootfs: "lxc.rootfs",
+    net: "lxc.network.type",
+    apparmor: "lxc.aa_profile",
+    pty: "lxc.pts",
+    tty: "lxc.tty",
+};
+
+fn plain(what: &'static str, value: &str) -> Result<()> {
+    if value.contains(['\n', '\r', '\0']) {
+        return Err(Error::BadValue {
+            what,
+            value: value.to_string(),
+            why: "contains a line break or NUL",
+        });
+    }
+    Ok(())
+}
+
+/// A path for a `lxc.mount.entry` field: absolute, no line break, white space octal-escaped.
+fn fstab_path(what: &'static str, path: &Path) -> Result<String> {
+    let text = path_str(what, path)?;
+    Ok(text
+        .replace('\\', "\\134")
+        .replace(' ', "\\040")
+        .replace('\t', "\\011"))
+}
+
+fn path_str<'a>(what: &'static str, path: &'a Path) -> Result<&'a str> {
+    let bad = |why| Error::BadValue {
+        what,
+        value: path.display().to_string(),
+        why,
+    };
+    let text = path.to_str().ok_or_else(|| bad("not UTF-8"))?;
+    plain(what, text)?;
+    Ok(text)
+}
+
+/// A mount target made relative to the rootfs; no `..`.
+fn relative_target(path: &Path) -> Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(p) => out.push(p),
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(Error::BadValue {
+                    what: "mount target",
+                    value: path.display().to_string(),
+                    why: "must not contain `..`",
+                })
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err(Error::BadValue {
+            what: "mount target",
+            value: path.display().to_string(),
+            why: "is the container's root",
+        });
+    }
+    Ok(out)
+}
+
+fn rootfs_value(rootfs: &Rootfs, v: &LxcVersion) -> Result<String> {
+    let overlay_part = |p: &Path| -> Result<String> {
+        let text = path_str("rootfs layer", p)?;
+        if text.contains(':') || !p.is_absolute() {
+            return Err(Error::BadValue {
+                what: "rootfs layer",
+                value: text.to_string(),
+                why: "must be an absolute path without `:`",
+            });
+        }
+        Ok(text.to_string())
+    };
+    match rootfs {
+        Rootfs::Dir(dir) => Ok(path_str("rootfs", dir)?.to_string()),
+        Rootfs::Overlay { lowers, upper } => {
+            if lowers.is_empty() {
+                return Err(Error::BadValue {
+                    what: "rootfs",
+                    value: upper.display().to_string(),
+                    why: "an overlay needs at least one lower layer",
+                });
+            }
+            let mut parts = vec![v.overlay_type().to_string()];
+            for l in lowers {
+                parts.push(overlay_part(l)?);
+            }
+            parts.push(overlay_part(upper)?);
+            Ok(parts.join(":"))
+        }
+    }
+}
+
+fn unsupported(feature: &'static str, needed: &'static str, v: &LxcVersion) -> Error {
+    Error::Unsupported {
+        feature,
+        needed,
+        found: v.to_string(),
+    }
+}
+
+/// Renders `cfg` as an LXC config for LXC `v` on a host with `cgroups`.
+pub fn render(cfg: &ContainerConfig, v: &LxcVersion, cgroups: &CgroupHost) -> Result<String> {
+    let k = if v.modern_keys() { &MODERN } else { &LEGACY };
+    let mut out = String::new();
+    let mut line = |key: &str, value: &str| {
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "{key} = {value}");
+    };
+    plain("hostname", &cfg.hostname)?;
+    if cfg.hostname.is_empty() || cfg.hostname.len() > 64 {
+        return Err(Error::BadValue {
+            what: "hostname",
+            value: cfg.hostname.clone(),
+            why: "must be 1 to 64 bytes",
+        });
+    }
+    line(k.uts, &cfg.hostname);
+    line(k.rootfs, &rootfs_value(&cfg.rootfs, v)?);
+    line(k.net, "none");
+    line(k.apparmor, "unconfined");
+    line("lxc.autodev", "0");
+    line(k.pty, "64");
+    line(k.tty, "0");
+    line("lxc.cap.drop", &DROPPED_CAPS.join(" "));
+
+    match cgroups.devices {
+        Some(CgroupVersion::V1) => {
+            line("lxc.cgroup.devices.deny", "a");
+            for d in ALLOWED_DEVICES {
+                line("lxc.cgroup.devices.allow", d);
+            }
+        }
+        Some(CgroupVersion::V2) => {
+            if *v < LxcVersion::new(4, 0, 0) {
+                return Err(unsupported("the devices cgroup on cgroup v2", "4.0", v));
+            }
+            line("lxc.cgroup2.devices.deny", "a");
+            for d in ALLOWED_DEVICES {
+                line("lxc.cgroup2.devices.allow", d);
+            }
+        }
+        None => {}
+    }
+    memory_lines(cfg, v, cgroups, &mut line)?;
+
+    if let Some((uid, gid)) = cfg.user {
+        if v.modern_keys() {
+            line("lxc.init.uid", &uid.to_string());
+            line("lxc.init.gid", &gid.to_string());
+        } else if *v >= LxcVersion::new(2, 0, 0) {
+            line("lxc.init_uid", &uid.to_string());
+            line("lxc.init_gid", &gid.to_string());
+        } else {
+            return Err(unsupported("running the command as a user", "2.0", v));
+        }
+    }
+    for (key, value) in &cfg.environment {
+        plain("environment variable", key)?;
+        plain("environment variable", value)?;
+        line("lxc.environment", &format!("{key}={value}"));
+    }
+
+    line(
+        "lxc.mount.entry",
+        "proc proc proc ro,nodev,noexec,nosuid,create=dir 0 0",
+    );
+    line(
+        "lxc.mount.entry",
+        "sysfs sys sysfs ro,nodev,noexec,nosuid,create=dir 0 0",
+    );
+    line(
+        "lxc.mount.entry",
+        "devpts dev/pts devpts newinstance,ptmxmode=0666,nosuid,noexec,create=dir 0 0",
+    );
+    line(
+        "lxc.mount.entry",
+        "tmpfs dev/shm tmpfs nosuid,nodev,mode=1777,create=dir 0 0",
+    );
+    let mut binds = Vec::new();
+    if cfg.host_dns {
+        for f in ["/etc/resolv.conf", "/etc/hosts"] {
+            binds.push(BindMount {
+                source: f.into(),
+                target: f.into(),
+                read_only: true,
+                kind: BindKind::File,
+            });
+        }
+    }
+    binds.extend(cfg.binds.iter().cloned());
+    for b in &binds {
+        if !b.source.is_absolute() {
+            return Err(Error::BadValue {
+                what: "bind mount source",
+                value: b.source.display().to_string(),
+                why: "must be an absolute path",
+            });
+        }
+        let src = fstab_path("bind mount source", &b.source)?;
+        let tgt = fstab_path("mount target", &relative_target(&b.target)?)?;
+        let ro = if b.read_only { ",ro" } else { "" };
+        let create = match b.kind {
+            BindKind::Dir => "dir",
+            BindKind::File => "file",
+        };
+        line(
+            "lxc.mount.entry",
+            &format!("{src} {tgt} none bind{ro},create={create} 0 0"),
+        );
+    }
+    Ok(out)
+}
+
+fn memory_lines(
+    cfg: &ContainerConfig,
+    v: &LxcVersion,
+    cgroups: &CgroupHost,
+    line: &mut dyn FnMut(&str, &str),
+) -> Result<()> {
+    if cfg.mem_limit.is_none() && cfg.memsw_limit.is_none() {
+        return Ok(());
+    }
+    if let (Some(mem), Some(memsw)) = (cfg.mem_limit, cfg.memsw_limit) {
+        if memsw < mem {
+            return Err(Error::MemswBelowMem { mem, memsw });
+        }
+    }
+    let key = if cfg.mem_limit.is_some() {
+        "mem_limit"
+    } else {
+        "memsw_limit"
+    };
+    let version = cgroups.memory.ok_or(Error::NoMemoryCgroup { key })?;
+    if cfg.memsw_limit.is_some() && !cgroups.swap_accounting {
+        return Err(Error::NoSwapAccounting);
+    }
+    match version {
+        CgroupVersion::V1 => {
+            // The memory limit first: the kernel refuses memsw below it.
+            if let Some(mem) = cfg.mem_limit {
+                line("lxc.cgroup.memory.limit_in_bytes", &mem.to_string());
+            }
+            if let Some(memsw) = cfg.memsw_limit {
+                line("lxc.cgroup.memory.memsw.limit_in_bytes", &memsw.to_string());
+            }
+        }
+        CgroupVersion::V2 => {
+            if *v < LxcVersion::new(3, 0, 0) {
+                return Err(unsupported("memory limits on cgroup v2", "3.0", v));
+            }
+            if let Some(mem) = cfg.mem_limit {
+                line("lxc.cgroup2.memory.max", &mem.to_string());
+            }
+            if let Some(memsw) = cfg.memsw_limit {
+                // v2 limits swap alone: memory+swap minus memory.
+                let swap = memsw - cfg.mem_limit.unwrap_or(0);
+                line("lxc.cgroup2.memory.swap.max", &swap.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,340 @@
+//! Running a command in a container with `lxc-execute` in the foreground: its init (PID 1)
+//! reaps zombies, the command's status comes back, and SIGTERM/SIGINT/SIGHUP sent to us reach
+//! the command.
+
+use crate::sys::Sys;
+use crate::{Error, Result};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+
+/// The signals forwarded to the container's command.
+pub const FORWARDED: &[Signal] = &[Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exited with this status.
+    Exited(i32),
+    /// Killed by this signal number.
+    Signaled(i32),
+}
+
+impl Outcome {
+    /// The shell convention: the status, or 128+N after signal N.
+    pub fn code(&self) -> i32 {
+        match *self {
+            Outcome::Exited(c) => c,
+            Outcome::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+/// One `lxc-execute` invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execute {
+    /// Container name (unique among running containers of `lxcpath`).
+    pub name: String,
+    /// The rendered config file.
+    pub config: PathBuf,
+    /// `-P`: where LXC keeps per-container state (nothing is written there for `-f` configs).
+    pub lxcpath: Option<PathBuf>,
+    /// The command and its arguments, run inside the container.
+    pub command: Vec<OsString>,
+}
+
+impl Execute {
+    /// The program: `lxc-execute`.
+    pub const PROGRAM: &'static str = "lxc-execute";
+
+    /// The arguments of `lxc-execute`.
+    pub fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["-n".into(), self.name.clone().into()];
+        args.push("-f".into());
+        args.push(self.config.clone().into());
+        if let Some(p) = &self.lxcpath {
+            args.push("-P".into());
+            args.push(p.clone().into());
+        }
+        args.push("--".into());
+        args.extend(self.command.iter().cloned());
+        args
+    }
+
+    /// A [`Command`] for it with a clean environment (only PATH; LXC clears the container's
+    /// environment anyway and sets it from `lxc.environment`). The caller may change stdio
+    /// before passing it to [`Foreground::spawn`].
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(Self::PROGRAM);
+        cmd.args(self.args()).env_clear().env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        );
+        cmd
+    }
+}
+
+/// Where a signal received by the runner goes: the container command itself when it can be
+/// found (lxc-execute → init → command, the lowest pid among init's children), so it gets the
+/// very signal and all the time it wants to shut down; otherwise lxc-execute, which passes
+/// SIGTERM/SIGINT to the container's init (and turns SIGHUP into SIGTERM).
+pub fn forward_target(sys: &dyn Sys, lxc_pid: i32, signal: Signal) -> (i32, Signal) {
+    let init = sys.children(lxc_pid).into_iter().min();
+    let command = init.and_then(|init| sys.children(init).into_iter().min());
+    match command {
+        Some(pid) => (pid, signal),
+        None => (lxc_pid, signal),
+    }
+}
+
+/// A child run in the foreground with [`FORWARDED`] signals and SIGCHLD blocked in this
+/// thread, so none is lost between spawn and wait. Create it before starting other threads
+/// (threads inherit the mask); the previous mask comes back on drop.
+pub struct Foreground {
+    child: Child,
+    old_mask: SigSet,
+}
+
+fn waited_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(*s);
+    }
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+impl Foreground {
+    /// Blocks the signals, then spawns `cmd` (which gets an empty signal mask).
+    pub fn spawn(mut cmd: Command) -> Result<Foreground> {
+        // A supervisor may have left SIGCHLD ignored, which would make the kernel reap our
+        // child before we can read its status.
+        // SAFETY: installing the default disposition has no preconditions.
+        unsafe { nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl) }
+            .map_err(|source| Error::Signal {
+                action: "reset the SIGCHLD handler",
+                source,
+            })?;
+        let mut old_mask = SigSet::empty();
+        nix::sys::signal::pthread_sigmask(
+            SigmaskHow::SIG_BLOCK,
+            Some(&waited_set()),
+            Some(&mut old_mask),
+        )
+        .map_err(|source| Error::Signal {
+            action: "block signals",
+            source,
+        })?;
+        // SAFETY: between fork and exec only pthread_sigmask and prctl run, which are
+        // async-signal-safe and allocate nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::signal::pthread_sigmask(
+                    SigmaskHow::SIG_SETMASK,
+                    Some(&SigSet::empty()),
+                    None,
+                )?;
+                // If we are killed outright, lxc-execute goes too, and LXC then kills the
+                // container: nothing outlives us.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        match cmd.spawn() {
+            Ok(child) => Ok(Foreground { child, old_mask }),
+            Err(source) => {
+                let _ = nix::sys::signal::pthread_sigmask(
+                    SigmaskHow::SIG_SETMASK,
+                    Some(&old_mask),
+                    None,
+                );
+                Err(Error::Spawn { program, source })
+            }
+        }
+    }
+
+    /// The child (take its pipes before [`Foreground::wait`]).
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Waits for the child, forwarding each [`FORWARDED`] signal as [`forward_target`] says.
+    pub fn wait(self, sys: &dyn Sys) -> Result<Outcome> {
+        let pid = self.child.id() as i32;
+        let set = waited_set();
+        loop {
+            match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => return Ok(Outcome::Exited(code)),
+                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(Outcome::Signaled(sig as i32)),
+                Ok(_) => {}
+                Err(source) => {
+                    return Err(Error::Signal {
+                        action: "wait for lxc-execute",
+                        source,
+                    })
+                }
+            }
+            // A timed wait: in a process with other threads the kernel may hand SIGCHLD to a
+            // thread that does not block it, so the status is also polled.
+            let timeout = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 200_000_000,
+            };
+            // SAFETY: `set` is a valid sigset, the info pointer may be null, `timeout` lives.
+            let raw = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &timeout) };
+            if raw < 0 {
+                match nix::errno::Errno::last() {
+                    nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR => continue,
+                    source => {
+                        return Err(Error::Signal {
+                            action: "wait for signals",
+                            source,
+                        })
+                    }
+                }
+            }
+            let Ok(signal) = Signal::try_from(raw) else {
+                continue;
+            };
+            if signal != Signal::SIGCHLD {
+                let (target, sig) = forward_target(sys, pid, signal);
+                // The target may have just exited; its status arrives with SIGCHLD.
+                let _ = sys.kill(target, sig);
+            }
+        }
+    }
+}
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        let _ =
+            nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
+    }
+}
+
+/// Spawns `cmd` with [`Foreground::spawn`] and waits for it.
+pub fn run_foreground(sys: &dyn Sys, cmd: Command) -> Result<Outcome> {
+    Foreground::spawn(cmd)?.wait(sys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::FakeSys;
+
+    #[test]
+    fn lxc_execute_args() {
+        let mut e = Execute {
+            name: "app-1".into(),
+            config: "/apps/procs/app-1/proc.lxc".into(),
+            lxcpath: None,
+            command: vec!["/bin/sh".into(), "/proc.sh".into()],
+        };
+        assert_eq!(
+            e.args(),
+            [
+                "-n",
+                "app-1",
+                "-f",
+                "/apps/procs/app-1/proc.lxc",
+                "--",
+                "/bin/sh",
+                "/proc.sh"
+            ]
+            .map(OsString::from)
+        );
+        e.lxcpath = Some("/tmp/x".into());
+        assert_eq!(e.args()[4..6], ["-P", "/tmp/x"].map(OsString::from));
+        let cmd = e.command();
+        assert_eq!(cmd.get_program(), "lxc-execute");
+        let envs: Vec<_> = cmd.get_envs().map(|(k, _)| k.to_owned()).collect();
+        assert_eq!(envs, [OsString::from("PATH")]);
+    }
+
+    #[test]
+    fn forwarding_decisions() {
+        struct Case {
+            name: &'static str,
+            tree: &'static [(i32, &'static [i32])],
+            signal: Signal,
+            want: (i32, Signal),
+        }
+        let cases = [
+            Case {
+                name: "command found: the signal goes to it",
+                tree: &[(10, &[11]), (11, &[13, 12])],
+                signal: Signal::SIGHUP,
+                want: (12, Signal::SIGHUP),
+            },
+            Case {
+                name: "init not started yet: lxc-execute",
+                tree: &[],
+                signal: Signal::SIGTERM,
+                want: (10, Signal::SIGTERM),
+            },
+            Case {
+                name: "command not started yet: lxc-execute",
+                tree: &[(10, &[11])],
+                signal: Signal::SIGINT,
+                want: (10, Signal::SIGINT),
+            },
+        ];
+        for c in cases {
+            let sys = FakeSys::default();
+            for (pid, kids) in c.tree {
+                sys.set_children(*pid, kids);
+            }
+            assert_eq!(forward_target(&sys, 10, c.signal), c.want, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn outcome_codes() {
+        assert_eq!(Outcome::Exited(7).code(), 7);
+        assert_eq!(Outcome::Signaled(15).code(), 143);
+    }
+
+    #[test]
+    fn foreground_runs_and_forwards() {
+        // A real child, no container: the status comes back, and a SIGTERM sent to the waiting
+        // thread is forwarded (no process tree below the shell, so it goes to the shell). The
+        // signal is thread-directed: other test threads must not see it.
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready");
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg("trap 'exit 9' TERM; touch \"$0\"; while :; do sleep 0.05; done")
+            .arg(&ready);
+        // SAFETY: gettid and getpid have no preconditions.
+        let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
+        let poller = std::thread::spawn(move || {
+            while !ready.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            // SAFETY: tgkill with our own pid and a live thread id of ours.
+            unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGTERM) };
+        });
+        let sys = crate::sys::RealSys;
+        let outcome = run_foreground(&sys, cmd).unwrap();
+        poller.join().unwrap();
+        assert_eq!(outcome, Outcome::Exited(9));
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "exit 3"]);
+        assert_eq!(run_foreground(&sys, cmd).unwrap(), Outcome::Exited(3));
+    }
+
+    #[test]
+    fn spawn_error_names_the_program() {
+        let err = run_foreground(&FakeSys::default(), Command::new("/nonexistent/lxc-x"))
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err.to_string(), "cannot run `/nonexistent/lxc-x`");
+    }
+}

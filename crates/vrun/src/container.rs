@@ -1,0 +1,263 @@
+//! A proc as vrun sees it (its proc.yaml, name and host paths) and the containers made for it:
+//! the proc's own, and the ones beside it (uptest, shell) with a throwaway upper layer.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use vr_lxc::{BindKind, BindMount, CgroupHost, ContainerConfig, RealSys, Rootfs};
+use vr_proc::{Layout, ProcConfig, ProcPaths};
+
+/// A loaded proc.yaml with its container name and paths.
+pub struct Proc {
+    /// The parsed proc.yaml.
+    pub cfg: ProcConfig,
+    /// `app_name-version-config_name-release_hash-proc_name-port`.
+    pub name: String,
+    /// The host layout (`VR_ROOT`).
+    pub layout: Layout,
+    /// This proc's folders.
+    pub paths: ProcPaths,
+}
+
+impl Proc {
+    /// Loads `file` and computes the name and paths.
+    pub fn load(file: &Path) -> Result<Proc> {
+        let cfg = ProcConfig::load(file)?;
+        let name = cfg.container_name()?;
+        let layout = Layout::from_env(std::env::var_os("VR_ROOT"));
+        let paths = layout.proc_paths(&name)?;
+        Ok(Proc {
+            cfg,
+            name,
+            layout,
+            paths,
+        })
+    }
+
+    /// The unpacked image (`images/<image_name>/contents`).
+    pub fn image_contents(&self) -> Result<PathBuf> {
+        Ok(self
+            .layout
+            .image_contents(self.cfg.require("image_name")?)?)
+    }
+
+    /// A path inside the proc's own layer for a container path such as `/env.sh`.
+    pub fn in_rootfs(&self, container_path: &str) -> PathBuf {
+        self.paths
+            .rootfs
+            .join(container_path.trim_start_matches('/'))
+    }
+}
+
+/// Bytes of a `mem_limit`-style value: a number with an optional K, M, G or T suffix (powers
+/// of 1024, case-insensitive, an optional trailing `B`).
+pub fn parse_size(key: &str, value: &str) -> Result<u64> {
+    let v = value.trim();
+    let v = v.strip_suffix(['b', 'B']).unwrap_or(v);
+    let (digits, shift) = match v.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_lowercase() {
+                'k' => 10,
+                'm' => 20,
+                'g' => 30,
+                't' => 40,
+                _ => bail!("{key}: {value:?} is not a size (a number with K, M, G or T)"),
+            };
+            (&v[..i], shift)
+        }
+        _ => (v, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .with_context(|| format!("{key}: {value:?} is not a size (a number with K, M, G or T)"))?;
+    n.checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .with_context(|| format!("{key}: {value:?} is too large"))
+}
+
+/// The uid and gid the app runs as: `user` (required) and `group` (default: the user's primary
+/// group) resolved in the image's /etc/passwd and /etc/group.
+pub fn resolve_user(cfg: &ProcConfig, contents: &Path) -> Result<(u32, u32)> {
+    let read = |rel: &str| {
+        let path = contents.join(rel);
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the image's {}", path.display()))
+    };
+    let user = cfg.require("user")?;
+    let passwd = read("etc/passwd")?;
+    let ids = vr_proc::lookup_user_ids(&passwd, user)
+        .with_context(|| format!("user {user:?} of {}", cfg.file.display()))?;
+    let gid = match cfg.group.as_deref().filter(|g| !g.is_empty()) {
+        Some(group) => {
+            let groups = read("etc/group")?;
+            vr_proc::lookup_group(&groups, group)
+                .with_context(|| format!("group {group:?} of {}", cfg.file.display()))?
+        }
+        None => ids.gid.unwrap_or(ids.uid),
+    };
+    Ok((ids.uid, gid))
+}
+
+/// The proc's container: the image under the proc's layer, as the app's user, with its
+/// volumes and limits.
+pub fn proc_container(proc: &Proc, user: (u32, u32), contents: &Path) -> Result<ContainerConfig> {
+    let mut c = ContainerConfig::new(
+        vr_lxc::hostname_for(&proc.name),
+        Rootfs::Overlay {
+            lowers: vec![contents.to_path_buf()],
+            upper: proc.paths.rootfs.clone(),
+        },
+    );
+    c.user = Some(user);
+    for v in &proc.cfg.volumes {
+        c.binds.push(BindMount {
+            source: v.host.clone(),
+            target: v.container.clone(),
+            read_only: false,
+            kind: BindKind::Dir,
+        });
+    }
+    c.mem_limit = match &proc.cfg.mem_limit {
+        Some(v) => Some(parse_size("mem_limit", v)?),
+        None => None,
+    };
+    c.memsw_limit = match &proc.cfg.memsw_limit {
+        Some(v) => Some(parse_size("memsw_limit", v)?),
+        None => None,
+    };
+    Ok(c)
+}
+
+/// A container identical to the proc's, but whose writable layer is `upper` (a throwaway
+/// folder) over the proc's layer and the image, so it can run beside the proc without
+/// mounting the proc's layer a second time as an upper; plus read-only `tools` binds.
+pub fn beside_container(
+    proc: &Proc,
+    user: (u32, u32),
+    contents: &Path,
+    upper: &Path,
+    tools: &[(PathBuf, &str)],
+    environment: Vec<(String, String)>,
+) -> Result<ContainerConfig> {
+    let mut c = proc_container(proc, user, contents)?;
+    c.rootfs = Rootfs::Overlay {
+        lowers: vec![proc.paths.rootfs.clone(), contents.to_path_buf()],
+        upper: upper.to_path_buf(),
+    };
+    for (source, target) in tools {
+        c.binds.push(BindMount {
+            source: source.clone(),
+            target: PathBuf::from(target),
+            read_only: true,
+            kind: BindKind::File,
+        });
+    }
+    c.environment = environment;
+    Ok(c)
+}
+
+/// Renders `c` for the installed LXC and this host's cgroups.
+pub fn render_for_host(c: &ContainerConfig) -> Result<String> {
+    let version = vr_lxc::detect_version(&RealSys)?;
+    let cgroups = CgroupHost::detect(&RealSys)?;
+    Ok(vr_lxc::render(c, &version, &cgroups)?)
+}
+
+/// Writes `text` to `path` through a temp file and a rename.
+pub fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        let cases = [
+            ("1024", 1024),
+            ("512M", 512 << 20),
+            ("512m", 512 << 20),
+            ("2G", 2 << 30),
+            ("100k", 100 << 10),
+            ("64MB", 64 << 20),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_size("mem_limit", text).unwrap(), want, "{text}");
+        }
+        for bad in ["", "M", "12X", "-1", "1.5G", "99999999999999T"] {
+            let err = parse_size("mem_limit", bad).unwrap_err();
+            assert!(err.to_string().starts_with("mem_limit: "), "{bad}: {err}");
+        }
+    }
+
+    fn proc_from(yaml: &str) -> Proc {
+        let cfg = ProcConfig::parse(Path::new("/p.yaml"), yaml).unwrap();
+        let name = cfg.container_name().unwrap();
+        let layout = Layout::new("/apps");
+        let paths = layout.proc_paths(&name).unwrap();
+        Proc {
+            cfg,
+            name,
+            layout,
+            paths,
+        }
+    }
+
+    const YAML: &str =
+        "app_name: a\nversion: v1\nconfig_name: c\nrelease_hash: h\nproc_name: web\nport: 5000\n\
+        user: app\nimage_name: img\nvolumes: [[/srv/data, /data]]\nmem_limit: 64M\n";
+
+    #[test]
+    fn the_proc_container() {
+        let p = proc_from(YAML);
+        let c = proc_container(&p, (1000, 1000), Path::new("/apps/images/img/contents")).unwrap();
+        assert_eq!(
+            c.rootfs,
+            Rootfs::Overlay {
+                lowers: vec!["/apps/images/img/contents".into()],
+                upper: "/apps/procs/a-v1-c-h-web-5000/rootfs".into(),
+            }
+        );
+        assert_eq!(c.user, Some((1000, 1000)));
+        assert_eq!(c.hostname, "a-v1-c-h-web-5000");
+        assert_eq!(c.mem_limit, Some(64 << 20));
+        assert_eq!(c.binds.len(), 1);
+        assert_eq!(c.binds[0].target, PathBuf::from("/data"));
+        assert!(!c.binds[0].read_only);
+    }
+
+    #[test]
+    fn the_container_beside_never_writes_into_the_proc_layer() {
+        let p = proc_from(YAML);
+        let c = beside_container(
+            &p,
+            (1000, 1000),
+            Path::new("/apps/images/img/contents"),
+            Path::new("/apps/procs/a-v1-c-h-web-5000/.uptest-x/upper"),
+            &[("/usr/local/bin/vuptest".into(), "/.vr/vuptest")],
+            vec![],
+        )
+        .unwrap();
+        let Rootfs::Overlay { lowers, upper } = &c.rootfs else {
+            panic!("not an overlay: {:?}", c.rootfs);
+        };
+        assert_eq!(
+            lowers,
+            &[
+                PathBuf::from("/apps/procs/a-v1-c-h-web-5000/rootfs"),
+                PathBuf::from("/apps/images/img/contents")
+            ]
+        );
+        assert_ne!(upper, &p.paths.rootfs);
+        let tool = c.binds.last().unwrap();
+        assert!(tool.read_only);
+        assert_eq!(tool.kind, BindKind::File);
+        assert_eq!(tool.target, PathBuf::from("/.vr/vuptest"));
+    }
+}

@@ -1,0 +1,185 @@
+//! `vrun run`, `vrun uptest` and `vrun shell`: a container in the foreground.
+
+use crate::container::{self, Proc};
+use crate::{exit, lock, uptester, Stop};
+use anyhow::{bail, Context, Result};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use vr_lxc::{Execute, RealSys};
+use vr_proc::shell_quote;
+
+/// Where vuptest is bound inside uptest containers.
+const VUPTEST_IN_CONTAINER: &str = "/.vr/vuptest";
+
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(exit::FAILURE))
+}
+
+fn set_up(proc: &Proc) -> Result<()> {
+    if !proc.paths.lxc_config.is_file() || !proc.paths.rootfs.is_dir() {
+        bail!(
+            "{} is not set up ({} is missing): run `vrun setup {}` first",
+            proc.name,
+            proc.paths.lxc_config.display(),
+            proc.cfg.file.display()
+        );
+    }
+    Ok(())
+}
+
+/// Runs the proc in the foreground and exits with its status, holding the proc.yaml lock.
+pub fn run(file: &Path) -> Result<ExitCode, Stop> {
+    let not_started = |e: anyhow::Error| Stop::Failed(exit::NOT_STARTED, e);
+    let proc = Proc::load(file).map_err(not_started)?;
+    let _lock = lock::lock(file)?;
+    set_up(&proc).map_err(not_started)?;
+    let execute = Execute {
+        name: proc.name.clone(),
+        config: proc.paths.lxc_config.clone(),
+        lxcpath: None,
+        command: vec!["/bin/sh".into(), vr_proc::PROC_SH.into()],
+    };
+    let outcome =
+        vr_lxc::run_foreground(&RealSys, execute.command()).map_err(|e| not_started(e.into()))?;
+    Ok(exit_code(outcome.code()))
+}
+
+/// A throwaway folder inside the proc's folder (so teardown removes it even if we are
+/// killed), holding the upper layer and config of a container beside the proc.
+fn scratch(proc: &Proc, what: &str) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(&format!(".{what}-"))
+        .tempdir_in(&proc.paths.dir)
+        .with_context(|| {
+            format!(
+                "cannot create a temp folder in {}",
+                proc.paths.dir.display()
+            )
+        })
+}
+
+/// Runs `script` (shell code, after the proc's startup sequence) in a container beside the
+/// proc, with `tools` bound read-only, and returns its exit status.
+fn run_beside(
+    proc: &Proc,
+    what: &str,
+    script: &str,
+    tools: &[(PathBuf, &str)],
+    environment: Vec<(String, String)>,
+) -> Result<i32> {
+    set_up(proc)?;
+    let contents = proc.image_contents()?;
+    let user = container::resolve_user(&proc.cfg, &contents)?;
+    let dir = scratch(proc, what)?;
+    let upper = dir.path().join("upper");
+    std::fs::create_dir(&upper).with_context(|| format!("cannot create {}", upper.display()))?;
+    let config = container::beside_container(proc, user, &contents, &upper, tools, environment)?;
+    let config_path = dir.path().join("config.lxc");
+    std::fs::write(&config_path, container::render_for_host(&config)?)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    let execute = Execute {
+        name: format!("{}-{what}-{}", proc.name, std::process::id()),
+        config: config_path,
+        lxcpath: None,
+        command: vec!["/bin/sh".into(), "-c".into(), OsString::from(script)],
+    };
+    let outcome = vr_lxc::run_foreground(&RealSys, execute.command())?;
+    dir.close()
+        .with_context(|| format!("cannot remove the temp folder of {what}"))?;
+    Ok(outcome.code())
+}
+
+/// The script of an uptest container: the proc's startup sequence ending in vuptest, whose
+/// stdout is the only thing that reaches ours (profile scripts print to stderr).
+pub fn uptest_script(proc_name: &str, host: &str, port: u16) -> String {
+    let command = format!(
+        "exec {VUPTEST_IN_CONTAINER} {} {} {port} 1>&3 3>&-",
+        shell_quote(&format!("/app/uptests/{proc_name}")),
+        shell_quote(host),
+    );
+    format!("exec 3>&1 1>&2\n{}", vr_proc::proc_sh(&command, port))
+}
+
+/// Runs the proc's uptests beside it and prints vuptest's JSON (only that) on stdout.
+pub fn uptest(file: &Path) -> Result<ExitCode, Stop> {
+    let proc = Proc::load(file)?;
+    let Some(proc_name) = proc.cfg.proc_name.clone() else {
+        println!("[]");
+        return Ok(ExitCode::SUCCESS);
+    };
+    set_up(&proc)?;
+    let folder = proc
+        .in_rootfs(vr_proc::APP_DIR)
+        .join("uptests")
+        .join(&proc_name);
+    if !folder.is_dir() {
+        println!("[]");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let vuptest = uptester::find()?;
+    let host = proc.cfg.host.clone().unwrap_or_else(|| "127.0.0.1".into());
+    let port = proc.cfg.port().map_err(anyhow::Error::from)?;
+    let script = uptest_script(&proc_name, &host, port);
+    let code = run_beside(
+        &proc,
+        "uptest",
+        &script,
+        &[(vuptest, VUPTEST_IN_CONTAINER)],
+        Vec::new(),
+    )?;
+    Ok(exit_code(code))
+}
+
+/// The shell of a container: bash when the image or the proc's layer has it, else sh.
+pub fn shell_for(proc_rootfs: &Path, contents: &Path) -> &'static str {
+    let has_bash = [proc_rootfs, contents]
+        .iter()
+        .any(|root| root.join("bin/bash").symlink_metadata().is_ok());
+    if has_bash {
+        "/bin/bash"
+    } else {
+        "/bin/sh"
+    }
+}
+
+/// An interactive shell in a container like the proc's, beside it.
+pub fn shell(file: &Path) -> Result<ExitCode, Stop> {
+    let proc = Proc::load(file)?;
+    set_up(&proc)?;
+    let shell = shell_for(&proc.paths.rootfs, &proc.image_contents()?);
+    let script = vr_proc::proc_sh(
+        &format!("exec {shell}"),
+        proc.cfg.port().map_err(anyhow::Error::from)?,
+    );
+    let environment = std::env::var("TERM")
+        .ok()
+        .filter(|t| !t.contains('\n'))
+        .map(|t| vec![("TERM".to_string(), t)])
+        .unwrap_or_default();
+    let code = run_beside(&proc, "shell", &script, &[], environment)?;
+    Ok(exit_code(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptest_script_sends_only_vuptest_to_stdout() {
+        let s = uptest_script("web", "my host", 5000);
+        assert!(s.starts_with("exec 3>&1 1>&2\n"), "{s}");
+        let command = "exec /.vr/vuptest '/app/uptests/web' 'my host' 5000 1>&3 3>&-";
+        assert!(s.ends_with(&vr_proc::proc_sh(command, 5000)), "{s}");
+    }
+
+    #[test]
+    fn shell_choice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (proc_root, image) = (tmp.path().join("p"), tmp.path().join("i"));
+        std::fs::create_dir_all(image.join("bin")).unwrap();
+        assert_eq!(shell_for(&proc_root, &image), "/bin/sh");
+        std::os::unix::fs::symlink("busybox", image.join("bin/bash")).unwrap();
+        assert_eq!(shell_for(&proc_root, &image), "/bin/bash");
+    }
+}

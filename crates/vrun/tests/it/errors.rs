@@ -1,0 +1,157 @@
+//! Bad input: each a clear error, and a proc folder that teardown cleans.
+
+use super::*;
+
+fn fails_then_teardown(env: &Env, yaml: &Path, code: i32, want: &str) {
+    let out = env.run(&["setup"], yaml);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(want), "stderr {err:?} lacks {want:?}");
+    assert!(out.stdout.is_empty());
+    ok(&env.run(&["teardown"], yaml));
+    let procs: Vec<_> = fs::read_dir(env.root.join("procs"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(procs.is_empty(), "{procs:?}");
+}
+
+#[test]
+fn wrong_md5() {
+    if !vr_tests::e2e_ready("vrun wrong_md5") {
+        return;
+    }
+    let env = env();
+    let yaml = env.proc_yaml(&app_name("md5"), free_port(), "proc_name: web\n");
+    let text = fs::read_to_string(&yaml)
+        .unwrap()
+        .replace(&env.build_md5, "0123456789abcdef0123456789abcdef");
+    fs::write(&yaml, text).unwrap();
+    fails_then_teardown(&env, &yaml, 2, "0123456789abcdef0123456789abcdef");
+}
+
+#[test]
+fn missing_procfile_line() {
+    if !vr_tests::e2e_ready("vrun missing_procfile_line") {
+        return;
+    }
+    let env = env();
+    let yaml = env.proc_yaml(&app_name("nop"), free_port(), "proc_name: worker\n");
+    fails_then_teardown(&env, &yaml, 2, "worker");
+}
+
+#[test]
+fn unknown_user() {
+    if !vr_tests::e2e_ready("vrun unknown_user") {
+        return;
+    }
+    let env = env();
+    let yaml = env.proc_yaml(&app_name("usr"), free_port(), "proc_name: web\n");
+    let text = fs::read_to_string(&yaml)
+        .unwrap()
+        .replace("user: app\n", "user: nosuchuser\n");
+    fs::write(&yaml, text).unwrap();
+    fails_then_teardown(&env, &yaml, 2, "nosuchuser");
+}
+
+#[test]
+fn bad_image_tarball() {
+    if !vr_tests::e2e_ready("vrun bad_image_tarball") {
+        return;
+    }
+    let env = env();
+    let bad = env.tmp.path().join("files/broken.tar.gz");
+    fs::write(&bad, b"this is not gzip").unwrap();
+    let yaml = env.proc_yaml_from(
+        &app_name("img"),
+        free_port(),
+        bad.to_str().unwrap(),
+        env.build.to_str().unwrap(),
+        "proc_name: web\n",
+    );
+    let text = fs::read_to_string(&yaml).unwrap();
+    let text = text.replace(&format!("image_md5: {}\n", env.image_md5), "");
+    fs::write(&yaml, text).unwrap();
+    fails_then_teardown(&env, &yaml, 2, "broken.tar.gz");
+}
+
+#[test]
+fn run_before_setup_is_125() {
+    let env = Env {
+        ..env_without_image()
+    };
+    let yaml = env.proc_yaml(&app_name("early"), free_port(), "proc_name: web\n");
+    let out = env.run(&["run"], &yaml);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("is not set up"), "{}", stderr(&out));
+    // teardown of a never-set-up proc is fine
+    ok(&env.run(&["teardown"], &yaml));
+}
+
+#[test]
+fn missing_file_and_bad_yaml() {
+    let env = env_without_image();
+    let out = env.run(&["setup"], Path::new("/nonexistent/p.yaml"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("vrun: "), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/nonexistent/p.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let yaml = env.tmp.path().join("nocmd.yaml");
+    fs::write(&yaml, "app_name: a\nport: 1\n").unwrap();
+    let out = env.run(&["uptest"], &yaml);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn usage_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vrun"))
+        .arg("explode")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("vrun commands: setup, run, uptest, teardown, shell"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vrun"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out), format!("vrun {}\n", env!("CARGO_PKG_VERSION")));
+    let out = Command::new(env!("CARGO_BIN_EXE_vrun"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = ok(&out);
+    for c in ["setup", "run", "uptest", "teardown", "shell"] {
+        assert!(help.contains(c), "{help}");
+    }
+}
+
+#[test]
+fn uptest_without_uptests_is_an_empty_list() {
+    if !vr_tests::e2e_ready("vrun uptest_without_uptests_is_an_empty_list") {
+        return;
+    }
+    let env = env();
+    let yaml = env.proc_yaml(&app_name("noup"), free_port(), "proc_name: printer\n");
+    ok(&env.run(&["setup"], &yaml));
+    assert_eq!(ok(&env.run(&["uptest"], &yaml)), "[]\n");
+}
+
+/// An Env whose files are never used (tests that stop before any download).
+fn env_without_image() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    Env {
+        root: tmp.path().join("vr"),
+        image: tmp.path().join("none.tar.gz"),
+        image_md5: "0".repeat(32),
+        build: tmp.path().join("none-build.tar.gz"),
+        build_md5: "0".repeat(32),
+        tmp,
+    }
+}

@@ -1,0 +1,136 @@
+//! setup, run, uptest, lock, SIGTERM, teardown of a web proc over real HTTP.
+
+use super::*;
+use std::time::Duration;
+
+#[test]
+fn web_proc_lifecycle() {
+    if !vr_tests::e2e_ready("vrun web_proc_lifecycle") {
+        return;
+    }
+    let env = env();
+    let server = vr_tests::HttpServer::serve(env.image.parent().unwrap());
+    let app = app_name("life");
+    let port = free_port();
+    let yaml = env.proc_yaml_from(
+        &app,
+        port,
+        &server.url("busybox.tar.gz"),
+        &server.url("build.tar.gz"),
+        "proc_name: web\n",
+    );
+    let name = container(&app, "web", port);
+    ok(&env.run(&["setup"], &yaml));
+    let dir = env.proc_dir(&name);
+    for f in [
+        "proc.lxc",
+        "rootfs/app/Procfile",
+        "rootfs/env.sh",
+        "rootfs/proc.sh",
+        "rootfs/settings.yaml",
+        "rootfs/dev/null",
+        "work",
+    ] {
+        assert!(dir.join(f).symlink_metadata().is_ok(), "missing {f}");
+    }
+    assert!(env
+        .root
+        .join("images/busybox/contents/bin/busybox")
+        .is_file());
+    // Setup again: fine, and the cached downloads are reused.
+    ok(&env.run(&["setup"], &yaml));
+    assert_eq!(server.requests("/busybox.tar.gz"), 1);
+    assert_eq!(server.requests("/build.tar.gz"), 1);
+
+    let mut run = env
+        .vrun()
+        .arg("run")
+        .arg(&yaml)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // uptest runs beside the running proc (the lock is not needed).
+    let out = env.run(&["uptest"], &yaml);
+    let json = ok(&out);
+    let results: serde_json::Value = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {json:?}\nstderr: {}", stderr(&out)));
+    let results = results.as_array().unwrap();
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["01_pass", "02_fail"], "{json}");
+    assert_eq!(results[0]["Passed"], true, "{json}");
+    assert_eq!(results[1]["Passed"], false, "{json}");
+    assert!(results[1]["Output"]
+        .as_str()
+        .unwrap()
+        .contains("failing on purpose"));
+    // The proc's own layer got nothing from the uptest container.
+    assert!(!dir.join("rootfs/.vr").exists());
+
+    // The lock: run/setup/teardown of the same file fail fast while run holds it.
+    for cmd in ["run", "setup", "teardown"] {
+        let out = env.run(&[cmd], &yaml);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!("ERROR: {} is locked by another process.\n", yaml.display()),
+            "{cmd}"
+        );
+    }
+
+    // SIGTERM ends it (busybox httpd dies of it: 128+15).
+    nix_kill(run.id(), libc::SIGTERM);
+    let status = wait_for(&mut run, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(143));
+    nothing_left(&name, &env.root);
+
+    ok(&env.run(&["teardown"], &yaml));
+    assert!(!dir.exists());
+    ok(&env.run(&["teardown"], &yaml));
+}
+
+fn nix_kill(pid: u32, sig: i32) {
+    // SAFETY: kill on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+#[test]
+fn procs_of_one_image_set_up_together() {
+    if !vr_tests::e2e_ready("vrun procs_of_one_image_set_up_together") {
+        return;
+    }
+    let env = env();
+    let app = app_name("pair");
+    let yamls: Vec<PathBuf> = (0..2)
+        .map(|_| env.proc_yaml(&app, free_port(), "proc_name: printer\n"))
+        .collect();
+    let children: Vec<_> = yamls
+        .iter()
+        .map(|y| {
+            env.vrun()
+                .arg("setup")
+                .arg(y)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let unpacked = outs
+        .iter()
+        .map(|o| {
+            ok(o);
+            stderr(o).matches("unpacked image").count()
+        })
+        .sum::<usize>();
+    assert_eq!(unpacked, 1);
+    for y in &yamls {
+        let out = env.run(&["run"], y);
+        assert_eq!(ok(&out), "printed\n");
+    }
+}

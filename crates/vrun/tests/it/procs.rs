@@ -1,0 +1,196 @@
+//! What a proc sees and how it ends: env, ids, settings, exit codes, volumes, limits, zombies,
+//! shell.
+
+use super::*;
+
+#[test]
+fn cmd_proc_sees_its_environment() {
+    if !vr_tests::e2e_ready("vrun cmd_proc_sees_its_environment") {
+        return;
+    }
+    let env = env();
+    let app = app_name("envp");
+    let port = free_port();
+    let cmd = r#"printf '[%s]\n' "$QUOTES" "$SUBST" "$TICKS" "$LINES" "$SPACES" "$FROM_HOST" "$UNSET_HOST"; id -u; id -g; echo "$PORT"; pwd; echo "$HOME $TMPDIR"; cat "$APP_SETTINGS_YAML""#;
+    let extra = format!(
+        "proc_name: web\ncmd: {}\nenv:\n  QUOTES: \"it's \\\"quoted\\\"\"\n  SUBST: \"$(id)\"\n  TICKS: \"`id`\"\n  LINES: \"a\\nb\"\n  SPACES: \"  x  \"\n  FROM_HOST: \"$VRUN_TEST_HOST_VALUE\"\n  UNSET_HOST: \"$VRUN_TEST_NOT_SET\"\n  PORT: \"1\"\nsettings:\n  greeting: \"@How's it going?\"\n",
+        serde_json::to_string(cmd).unwrap()
+    );
+    let yaml = env.proc_yaml(&app, port, &extra);
+    let out = env
+        .vrun()
+        .arg("setup")
+        .arg(&yaml)
+        .env("VRUN_TEST_HOST_VALUE", "from host")
+        .output()
+        .unwrap();
+    ok(&out);
+    let out = env.run(&["run"], &yaml);
+    let want = format!(
+        "[it's \"quoted\"]\n[$(id)]\n[`id`]\n[a\nb]\n[  x  ]\n[from host]\n[]\n1000\n1000\n{port}\n/app\n/app /tmp\ngreeting: \"@How's it going?\"\n"
+    );
+    assert_eq!(ok(&out), want);
+}
+
+#[test]
+fn exit_status_passes_through() {
+    if !vr_tests::e2e_ready("vrun exit_status_passes_through") {
+        return;
+    }
+    let env = env();
+    let yaml = env.proc_yaml(
+        &app_name("exit"),
+        free_port(),
+        "proc_name: x\ncmd: exit 7\n",
+    );
+    ok(&env.run(&["setup"], &yaml));
+    assert_eq!(env.run(&["run"], &yaml).status.code(), Some(7));
+}
+
+#[test]
+fn volume_is_visible_and_writable() {
+    if !vr_tests::e2e_ready("vrun volume_is_visible_and_writable") {
+        return;
+    }
+    let env = env();
+    let vol = env.tmp.path().join("volume");
+    fs::create_dir_all(&vol).unwrap();
+    fs::write(vol.join("in"), "from host\n").unwrap();
+    // The app user must be able to write.
+    std::os::unix::fs::chown(&vol, Some(1000), Some(1000)).unwrap();
+    let extra = format!(
+        "proc_name: x\ncmd: cat /data/in && echo from container > /data/out\nvolumes:\n  - [{}, /data]\n",
+        vol.display()
+    );
+    let yaml = env.proc_yaml(&app_name("vol"), free_port(), &extra);
+    ok(&env.run(&["setup"], &yaml));
+    assert_eq!(ok(&env.run(&["run"], &yaml)), "from host\n");
+    assert_eq!(
+        fs::read_to_string(vol.join("out")).unwrap(),
+        "from container\n"
+    );
+}
+
+#[test]
+fn mem_limit_kills_a_greedy_proc() {
+    if !vr_tests::e2e_ready("vrun mem_limit_kills_a_greedy_proc") {
+        return;
+    }
+    let env = env();
+    let extra = "proc_name: x\nmem_limit: 32M\ncmd: exec awk 'BEGIN{s=\"x\"; while(1) s=s s}'\n";
+    let yaml = env.proc_yaml(&app_name("mem"), free_port(), extra);
+    ok(&env.run(&["setup"], &yaml));
+    assert_eq!(env.run(&["run"], &yaml).status.code(), Some(137));
+}
+
+#[test]
+fn orphans_are_reaped() {
+    if !vr_tests::e2e_ready("vrun orphans_are_reaped") {
+        return;
+    }
+    let env = env();
+    // Children that exit after their parent is gone: init must reap them, so `ps` shows no
+    // zombie (Z) at the end.
+    let extra = "proc_name: x\ncmd: \"sh -c 'sleep 0.2 & sleep 0.2 & exit 0'; sleep 0.6; ps -o stat,comm | grep -c '^Z' || true\"\n";
+    let yaml = env.proc_yaml(&app_name("zomb"), free_port(), extra);
+    ok(&env.run(&["setup"], &yaml));
+    assert_eq!(ok(&env.run(&["run"], &yaml)), "0\n");
+}
+
+#[test]
+fn shell_reads_commands_from_a_pipe() {
+    if !vr_tests::e2e_ready("vrun shell_reads_commands_from_a_pipe") {
+        return;
+    }
+    let env = env();
+    let port = free_port();
+    let yaml = env.proc_yaml(&app_name("shell"), port, "proc_name: web\n");
+    ok(&env.run(&["setup"], &yaml));
+    let mut cmd = env.vrun();
+    cmd.arg("shell").arg(&yaml);
+    let out = with_stdin(cmd, "id -u\necho \"$PORT\"\npwd\ntouch /tmp/scratch-file\n");
+    assert_eq!(ok(&out), format!("1000\n{port}\n/app\n"));
+    // The shell's writes went to its throwaway layer.
+    let name = container(&app_name("shell"), "web", port);
+    assert!(!env.proc_dir(&name).join("rootfs/tmp/scratch-file").exists());
+    let leftovers: Vec<_> = fs::read_dir(env.proc_dir(&name))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 3, "{leftovers:?}");
+}
+
+#[test]
+fn signals_reach_the_proc() {
+    if !vr_tests::e2e_ready("vrun signals_reach_the_proc") {
+        return;
+    }
+    use std::io::BufRead;
+    let env = env();
+    for (sig, name) in [
+        (libc::SIGHUP, "HUP"),
+        (libc::SIGINT, "INT"),
+        (libc::SIGTERM, "TERM"),
+    ] {
+        let extra = format!(
+            "proc_name: x\ncmd: \"trap 'echo got {name}; exit 4' {name}; echo ready; while :; do sleep 0.05; done\"\n"
+        );
+        let yaml = env.proc_yaml(&app_name(&format!("sig{name}")), free_port(), &extra);
+        ok(&env.run(&["setup"], &yaml));
+        let mut run = env
+            .vrun()
+            .arg("run")
+            .arg(&yaml)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(run.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(run.id() as i32, sig) };
+        assert_eq!(lines.next().unwrap().unwrap(), format!("got {name}"));
+        let status = wait_for(&mut run, std::time::Duration::from_secs(10));
+        assert_eq!(status.code(), Some(4), "{name}");
+    }
+}
+
+#[test]
+fn shell_works_on_a_terminal() {
+    if !vr_tests::e2e_ready("vrun shell_works_on_a_terminal") {
+        return;
+    }
+    let Some(script) = vr_tests::which("script") else {
+        eprintln!("SKIP shell_works_on_a_terminal: no `script` (util-linux) for a pseudo-terminal");
+        return;
+    };
+    use std::io::Read;
+    let env = env();
+    let yaml = env.proc_yaml(&app_name("tty"), free_port(), "proc_name: web\n");
+    ok(&env.run(&["setup"], &yaml));
+    let line = format!("{} shell {}", env!("CARGO_BIN_EXE_vrun"), yaml.display());
+    let mut child = Command::new(script)
+        .args(["-qec", &line, "/dev/null"])
+        .env("VR_ROOT", &env.root)
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    // Type only once the prompt is there (LXC flushes type-ahead when it takes the terminal).
+    while !String::from_utf8_lossy(&seen).contains("$ ") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"tty; echo TERM=$TERM; exit 5\n").unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    let status = wait_for(&mut child, std::time::Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&seen);
+    assert_eq!(status.code(), Some(5), "{text}");
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert!(text.contains("TERM=xterm"), "{text}");
+}
