@@ -101,12 +101,21 @@ pub fn ensure_tools(pairs: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
-/// The packages every flow needs at run time: LXC and busybox for the test images.
+/// The packages every flow needs at run time: LXC and busybox for the test images, dash and
+/// PyYAML for the script and settings tests, supervisor for the supervisord test, man-db and
+/// dpkg-deb for the package tests.
 pub const RUNTIME_TOOLS: &[(&str, &str)] = &[
     ("lxc-execute", "lxc"),
     ("busybox", "busybox-static"),
     ("dash", "dash"),
     ("jq", "jq"),
+    ("supervisord", "supervisor"),
+    ("man", "man-db"),
+    ("dpkg-deb", "dpkg"),
+    (
+        "/usr/lib/python3/dist-packages/yaml/__init__.py",
+        "python3-yaml",
+    ),
 ];
 
 /// The target triple of this machine's toolchain.

@@ -3,14 +3,16 @@
 //! and the merged result packed into `<new_image_name>.tar.gz`.
 
 use crate::ns::{NsError, Overlay};
-use crate::pack::{pack, PackError, Packed};
+use crate::pack::{pack_with, PackError, Packed};
+use crate::signals::Blocked;
 use crate::tee::Tee;
+use std::cell::Cell;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use vr_lxc::{ContainerConfig, Execute, Foreground, Outcome, RealSys, Rootfs};
+use vr_lxc::{ContainerConfig, Execute, Foreground, ForwardTo, Outcome, RealSys, Rootfs};
 use vr_proc::{ImageConfig, Layout};
 
 /// The folder inside the rootfs that holds the provisioning script and its environment while
@@ -57,6 +59,9 @@ pub enum BuildError {
         #[source]
         source: io::Error,
     },
+    /// A signal asked the build to stop: everything was cleaned up.
+    #[error("interrupted by signal {0}; no image was written")]
+    Interrupted(nix::sys::signal::Signal),
     /// The provisioning script failed: no tarball was written.
     #[error(
         "the provisioning script {script} failed with {}; no image was written",
@@ -83,6 +88,7 @@ impl BuildError {
     pub fn exit_code(&self) -> i32 {
         match self {
             BuildError::ScriptFailed { outcome, .. } => outcome.code().clamp(1, 255),
+            BuildError::Interrupted(signal) => 128 + *signal as i32,
             _ => 2,
         }
     }
@@ -276,9 +282,17 @@ pub fn build(
     report: &dyn Report,
 ) -> Result<Built, BuildError> {
     let base = ensure_base(cfg, layout, report)?;
+    // From here on temp data exists: signals wait for a step boundary (see crate::signals).
+    let blocked = Blocked::new().map_err(|source| NsError {
+        action: "block signals".into(),
+        source,
+    })?;
     let scratch = Scratch::new(layout, &cfg.base_image_name)?;
-    let result = build_in(cfg, &base, &scratch, out_dir, report);
+    let result = build_in(cfg, &base, &scratch, out_dir, report, &blocked);
     let cleanup = scratch.remove();
+    // A signal that came during the last steps: the image is complete (or the error above
+    // is reported); swallow it so it does not kill us before we say so.
+    let _late = blocked.take_pending();
     let built = result?;
     cleanup?;
     Ok(built)
@@ -305,8 +319,15 @@ fn build_in(
     scratch: &Scratch,
     out_dir: &Path,
     report: &dyn Report,
+    blocked: &Blocked,
 ) -> Result<Built, BuildError> {
+    let stop_if_signalled = || {
+        blocked
+            .take_pending()
+            .map_or(Ok(()), |s| Err(BuildError::Interrupted(s)))
+    };
     let script = fetch_script(cfg, scratch, report)?;
+    stop_if_signalled()?;
     let log_path = out_dir.join(format!("{}.log", cfg.new_image_name));
     let out = out_dir.join(format!("{}.tar.gz", cfg.new_image_name));
     let overlay = Overlay::mount(
@@ -338,11 +359,26 @@ fn build_in(
             outcome,
         });
     }
+    stop_if_signalled()?;
     report.step(&format!("packing {}", out.display()));
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let packed = pack(&rootfs, &out, &[PathBuf::from(WORK_IN_ROOTFS)], threads)?;
+    let caught = Cell::new(None);
+    let cancel = || {
+        if caught.get().is_none() {
+            caught.set(blocked.take_pending());
+        }
+        caught.get().is_some()
+    };
+    let exclude = [PathBuf::from(WORK_IN_ROOTFS)];
+    let packed = match pack_with(&rootfs, &out, &exclude, threads, &cancel) {
+        Err(PackError::Cancelled) => {
+            let signal = caught.get().unwrap_or(nix::sys::signal::Signal::SIGTERM);
+            return Err(BuildError::Interrupted(signal));
+        }
+        other => other?,
+    };
     overlay.unmount()?;
     let md5_mismatch = cfg
         .new_image_md5
@@ -395,7 +431,8 @@ fn run_container(
     let fg = Foreground::spawn(cmd)?;
     // Started after the spawn so that the copying thread inherits the blocked signal mask.
     let copier = tee.map(|t| t.start());
-    let outcome = fg.wait(&RealSys);
+    // A stopped build must end the whole container, background jobs of the script included.
+    let outcome = fg.wait_forwarding(&RealSys, ForwardTo::Container);
     let copied = copier.map(|c| c.finish());
     let outcome = outcome?;
     if let (Some(Err(source)), Some(log)) = (copied, log) {

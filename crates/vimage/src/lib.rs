@@ -3,6 +3,7 @@
 //!
 //! - [`build`]: the `build` and `shell` flows (base cached once, a fresh overlay per build, the
 //!   script as root in an LXC container, the merged result packed).
+//! - [`cli`]: the command line (shared with `cargo xtask dist` for man pages and completions).
 //! - [`ns`]: the private mount namespace and overlay the flows use.
 //! - [`pack`]: a rootfs to a sorted, deterministic `.tar.gz`, written atomically.
 //! - [`pgz`]: a parallel, deterministic gzip writer (one standard gzip member).
@@ -11,8 +12,10 @@
 //! through the build log's tee, which the binary owns.
 
 pub mod build;
+pub mod cli;
 pub mod ns;
 pub mod pack;
 pub mod pgz;
+mod signals;
 mod tee;
 mod zlib;

@@ -2,45 +2,17 @@
 //! (`vimage shell IMAGE.yaml`). Thin: parses arguments, calls the library, prints, exits.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use vimage::build::{self, BuildError, Report};
+use vimage::cli::{Cli, Command};
 use vr_proc::{ImageConfig, Layout};
 
 /// Exit status: success.
 const EXIT_OK: u8 = 0;
 /// Exit status: usage error or a failure of vimage itself (a failed script passes its own).
 const EXIT_ERROR: u8 = 2;
-
-/// Build OS image tarballs from a base image and a provisioning script, in an LXC container.
-///
-/// The base image (`base_image_url`, md5-checked) is cached under $VR_ROOT/images (default
-/// /apps/images) and unpacked once; every build starts from a fresh overlay over it. Needs root
-/// and LXC.
-#[derive(Parser, Debug)]
-#[command(name = "vimage", version, about, long_about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Run the script on a fresh copy of the base image and write <new_image_name>.tar.gz and
-    /// <new_image_name>.log in the current directory.
-    Build {
-        /// The image.yaml describing the build.
-        image_yaml: PathBuf,
-    },
-    /// Open an interactive shell (bash, or sh when the image has none) in the same container a
-    /// build would use; nothing is kept.
-    Shell {
-        /// The image.yaml describing the build.
-        image_yaml: PathBuf,
-    },
-}
 
 struct Stderr {
     progress: vr_fetch::TerminalProgress,
@@ -116,16 +88,5 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = build::shell(&cfg, &layout, &report)?;
             Ok(ExitCode::from(outcome.code().clamp(0, 255) as u8))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn verify_cli() {
-        Cli::command().debug_assert();
     }
 }

@@ -25,6 +25,9 @@ pub enum PackError {
         #[source]
         source: io::Error,
     },
+    /// Packing was cancelled (a signal arrived); nothing was left behind.
+    #[error("packing was interrupted")]
+    Cancelled,
     /// Writing the tarball failed.
     #[error("cannot write {path}")]
     Write {
@@ -56,6 +59,18 @@ pub fn pack(
     exclude: &[PathBuf],
     threads: usize,
 ) -> Result<Packed, PackError> {
+    pack_with(root, out, exclude, threads, &|| false)
+}
+
+/// [`pack`], asking `cancel` before each entry: when it says true, packing stops with
+/// [`PackError::Cancelled`] and nothing is left at `out` or beside it.
+pub fn pack_with(
+    root: &Path,
+    out: &Path,
+    exclude: &[PathBuf],
+    threads: usize,
+    cancel: &dyn Fn() -> bool,
+) -> Result<Packed, PackError> {
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -83,6 +98,7 @@ pub fn pack(
         links: HashMap::new(),
         exclude,
         root,
+        cancel,
     };
     walker.entry(root, Path::new(""))?;
     let gz = builder.into_inner().map_err(werr)?;
@@ -127,10 +143,14 @@ struct Walker<'a, W: Write> {
     links: HashMap<(u64, u64), PathBuf>,
     exclude: &'a [PathBuf],
     root: &'a Path,
+    cancel: &'a dyn Fn() -> bool,
 }
 
 impl<W: Write> Walker<'_, W> {
     fn entry(&mut self, path: &Path, name: &Path) -> Result<(), PackError> {
+        if (self.cancel)() {
+            return Err(PackError::Cancelled);
+        }
         let rerr = |source| PackError::Read {
             path: path.to_path_buf(),
             source,
@@ -380,6 +400,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a.md5, b.md5);
+    }
+
+    #[test]
+    fn cancelled_packing_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        tree(&root);
+        let out_dir = tmp.path().join("out");
+        fs::create_dir(&out_dir).unwrap();
+        let seen = std::cell::Cell::new(0);
+        let cancel = || {
+            seen.set(seen.get() + 1);
+            seen.get() > 3
+        };
+        let err = pack_with(&root, &out_dir.join("x.tar.gz"), &[], 2, &cancel).unwrap_err();
+        assert!(matches!(err, PackError::Cancelled), "{err}");
+        assert_eq!(
+            fs::read_dir(&out_dir).unwrap().count(),
+            0,
+            "no temp file left"
+        );
     }
 
     #[test]

@@ -91,6 +91,18 @@ pub fn forward_target(sys: &dyn Sys, lxc_pid: i32, signal: Signal) -> (i32, Sign
     }
 }
 
+/// Where [`Foreground::wait_forwarding`] sends the signals it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardTo {
+    /// The container's command itself (see [`forward_target`]): it gets the very signal and
+    /// all the time it wants (a proc: SIGHUP stays SIGHUP, e.g. for a reload).
+    Command,
+    /// lxc-execute, which hands SIGTERM/SIGINT to the container's init: init signals every
+    /// process of the container and kills what is left a second later, so the container
+    /// ends even when its command leaves children behind (a build being stopped).
+    Container,
+}
+
 /// A child run in the foreground with [`FORWARDED`] signals and SIGCHLD blocked in this
 /// thread, so none is lost between spawn and wait. Create it before starting other threads
 /// (threads inherit the mask); the previous mask comes back on drop.
@@ -167,6 +179,11 @@ impl Foreground {
 
     /// Waits for the child, forwarding each [`FORWARDED`] signal as [`forward_target`] says.
     pub fn wait(self, sys: &dyn Sys) -> Result<Outcome> {
+        self.wait_forwarding(sys, ForwardTo::Command)
+    }
+
+    /// Waits for the child, forwarding each [`FORWARDED`] signal to `to`.
+    pub fn wait_forwarding(self, sys: &dyn Sys, to: ForwardTo) -> Result<Outcome> {
         let pid = self.child.id() as i32;
         let set = waited_set();
         loop {
@@ -204,7 +221,10 @@ impl Foreground {
                 continue;
             };
             if signal != Signal::SIGCHLD {
-                let (target, sig) = forward_target(sys, pid, signal);
+                let (target, sig) = match to {
+                    ForwardTo::Command => forward_target(sys, pid, signal),
+                    ForwardTo::Container => (pid, signal),
+                };
                 // The target may have just exited; its status arrives with SIGCHLD.
                 let _ = sys.kill(target, sig);
             }

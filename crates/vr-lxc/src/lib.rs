@@ -62,6 +62,8 @@ pub use config::{
 };
 pub use devices::{create_device_nodes, DeviceNode, DEVICE_NODES};
 pub use error::{Error, Result};
-pub use exec::{forward_target, run_foreground, Execute, Foreground, Outcome, FORWARDED};
+pub use exec::{
+    forward_target, run_foreground, Execute, Foreground, ForwardTo, Outcome, FORWARDED,
+};
 pub use sys::{CmdOutput, FakeSys, RealSys, Sys};
 pub use version::{detect_version, LxcVersion};
