@@ -9,12 +9,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[allow(clippy::new_without_default)] // a fixture with side effects, not a value
 /// A test's world: a VR_ROOT, an output folder, a base image tarball, an HTTP server over it.
 pub struct World {
     pub tmp: tempfile::TempDir,
     pub base_md5: String,
     pub server: vr_tests::HttpServer,
+}
+
+impl Default for World {
+    fn default() -> World {
+        World::new()
+    }
 }
 
 impl World {
