@@ -98,6 +98,36 @@ fn orphans_are_reaped() {
 }
 
 #[test]
+fn leftovers_of_an_ended_proc_do_not_keep_run_alive() {
+    if !vr_tests::e2e_ready("vrun leftovers_of_an_ended_proc_do_not_keep_run_alive") {
+        return;
+    }
+    let env = env();
+    // The proc starts a background job that outlives it, then exits 4: the proc's end is the
+    // container's end, and nothing of it may keep running.
+    let marker = format!("sleep 4{}", std::process::id() % 100_000);
+    let extra = format!("proc_name: x\ncmd: \"({marker} &) ; exit 4\"\n");
+    let yaml = env.proc_yaml(&app_name("left"), free_port(), &extra);
+    ok(&env.run(&["setup"], &yaml));
+    let mut child = env
+        .vrun()
+        .arg("run")
+        .arg(&yaml)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_for(&mut child, Duration::from_secs(15));
+    assert_eq!(status.code(), Some(4));
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .any(|l| l.trim() == marker),
+        "the background job was left running"
+    );
+}
+
+#[test]
 fn shell_reads_commands_from_a_pipe() {
     if !vr_tests::e2e_ready("vrun shell_reads_commands_from_a_pipe") {
         return;
