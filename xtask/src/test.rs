@@ -1,5 +1,6 @@
 //! `cargo xtask test`: installs what the tests need, builds every binary (and a static
-//! vuptest), then runs every test of the workspace. Extra arguments go to `cargo test`.
+//! vuptest), builds the packages (`dist`, for the package tests), then runs every test of the
+//! workspace. Extra arguments go to `cargo test`.
 
 use crate::util;
 use anyhow::Result;
@@ -8,12 +9,14 @@ use std::process::Command;
 pub fn run(args: &[String]) -> Result<()> {
     util::ensure_tools(util::RUNTIME_TOOLS)?;
     let static_vuptest = util::build_bins(false)?;
+    crate::dist::run(&[])?;
     let mut cargo = Command::new(env!("CARGO"));
     cargo
         .current_dir(util::root())
         .args(["test", "--workspace", "--no-fail-fast"])
         .args(args)
         .env("VR_UPTESTER", &static_vuptest)
-        .env("VR_STATIC_VUPTEST", &static_vuptest);
+        .env("VR_STATIC_VUPTEST", &static_vuptest)
+        .env("VR_DIST_DIR", crate::dist::dist_dir());
     util::run(&mut cargo)
 }

@@ -8,9 +8,10 @@ mod run;
 mod setup;
 mod uptester;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use vrun::cli::{Cli, Cmd};
 
 /// Exit statuses of vrun (besides the proc's own, passed through by `run`).
 pub mod exit {
@@ -22,45 +23,6 @@ pub mod exit {
     pub const FAILURE: u8 = 2;
     /// `run` failed before the proc started.
     pub const NOT_STARTED: u8 = 125;
-}
-
-/// Set up, run, uptest, open a shell in, or tear down a proc's LXC container.
-///
-/// The host layout lives under $VR_ROOT (default /apps).
-#[derive(Parser, Debug)]
-#[command(version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// Fetch the image and build, write the proc's files and LXC config.
-    Setup {
-        /// The proc.yaml.
-        proc_yaml: PathBuf,
-    },
-    /// Run the proc in the foreground; exits with the proc's status.
-    Run {
-        /// The proc.yaml.
-        proc_yaml: PathBuf,
-    },
-    /// Run the proc's uptests in a container like the proc's; prints their JSON.
-    Uptest {
-        /// The proc.yaml.
-        proc_yaml: PathBuf,
-    },
-    /// Remove the proc's folder.
-    Teardown {
-        /// The proc.yaml.
-        proc_yaml: PathBuf,
-    },
-    /// An interactive shell in a container like the proc's.
-    Shell {
-        /// The proc.yaml.
-        proc_yaml: PathBuf,
-    },
 }
 
 /// Why vrun stops, and with which status.
@@ -123,16 +85,5 @@ fn main() -> ExitCode {
             eprintln!("vrun: {err:#}");
             ExitCode::from(code)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn verify_cli() {
-        Cli::command().debug_assert();
     }
 }

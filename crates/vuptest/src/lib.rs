@@ -1,6 +1,7 @@
 //! vuptest: runs the uptests of one proc and turns their outcomes into the JSON results that
 //! `vrun uptest` prints and Velociraptor parses.
 //!
+//! - [`cli`]: the command line (shared with `cargo xtask dist` for man pages and completions).
 //! - [`folder::list`] reads the uptests folder: every entry whose name does not start with `.`,
 //!   in byte-wise name order.
 //! - [`exec::Process`] runs one uptest as `<path> HOST PORT` in its own process group, with
@@ -14,6 +15,7 @@
 //! The library never prints; the `vuptest` binary writes the one JSON line. It uses no NSS
 //! (no user or host name lookups), so a statically linked build runs in any image.
 
+pub mod cli;
 pub mod exec;
 pub mod folder;
 pub mod report;

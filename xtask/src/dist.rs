@@ -1,0 +1,420 @@
+//! `cargo xtask dist`: one Debian package and one tarball per tool, under `target/dist/`.
+//!
+//! Each package holds the tool's release binary (stripped by the release profile; vuptest
+//! statically linked, both checked with `file`), man pages generated from the tool's own clap
+//! definition, bash/zsh/fish completions and the MIT license. The `.deb` tree is laid out here
+//! and built with `dpkg-deb --root-owner-group`; its Depends are the tool's own (vrun needs
+//! vuptest and lxc, vimage needs lxc) plus the shared libraries `dpkg-shlibdeps` finds. The
+//! tarball holds the same files under `<tool>-<version>-x86_64-linux/`.
+
+mod pages;
+
+use crate::util;
+use anyhow::{bail, ensure, Context, Result};
+use clap_complete::Shell;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace version: every package carries it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The workspace's `authors` has no address; Debian wants one.
+const MAINTAINER: &str = "vr developers <vr@example.invalid>";
+/// The workspace's `repository`.
+const HOMEPAGE: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// One tool and how it is packaged.
+pub struct Tool {
+    /// Package and executable name.
+    pub name: &'static str,
+    /// The tool's clap command.
+    pub command: fn() -> clap::Command,
+    /// Packages it needs at run time besides its shared libraries.
+    pub depends: &'static [&'static str],
+    /// Shipped statically linked (vuptest runs inside any image).
+    pub is_static: bool,
+    /// Man page sections after the generated ones: (title, [(tag, text)]).
+    pub sections: &'static [Section],
+}
+
+/// A hand-written man page section: title and tagged paragraphs.
+pub type Section = (&'static str, &'static [(&'static str, &'static str)]);
+
+/// The three tools. `vuptest (= VERSION)`: vrun runs the vuptest packaged beside it.
+pub const TOOLS: [Tool; 3] = [
+    Tool {
+        name: "vimage",
+        command: vimage::cli::command,
+        depends: &["lxc"],
+        is_static: false,
+        sections: &[
+            ("ENVIRONMENT", &[
+                ("VR_ROOT", "Root of the host layout (default /apps); base images are cached and unpacked under $VR_ROOT/images."),
+                ("TERM", "Passed through to the provisioning script."),
+            ]),
+            ("FILES", &[
+                ("<new_image_name>.tar.gz", "The built image, written atomically in the current directory."),
+                ("<new_image_name>.log", "The provisioning script's output, also shown on the terminal."),
+            ]),
+            ("EXIT STATUS", &[
+                ("0", "The image was built (shell: the shell exited 0)."),
+                ("1-255", "The provisioning script (or the shell) failed with this status; 128+N when signal N interrupted it."),
+                ("2", "Bad arguments, a bad image.yaml, or a failure of vimage itself."),
+            ]),
+        ],
+    },
+    Tool {
+        name: "vrun",
+        command: vrun::cli::command,
+        depends: &["lxc", "vuptest (= @VERSION@)"],
+        is_static: false,
+        sections: &[
+            ("ENVIRONMENT", &[
+                ("VR_ROOT", "Root of the host layout (default /apps): builds/, images/ and procs/ live under it."),
+                ("VR_UPTESTER", "A statically linked vuptest to use when there is none next to the vrun executable or on PATH."),
+            ]),
+            ("EXIT STATUS", &[
+                ("0", "Success."),
+                ("1", "The proc.yaml is locked by another process."),
+                ("2", "Bad arguments, a bad proc.yaml, or another failure of vrun itself."),
+                ("125", "run: the proc could not be started."),
+                ("other", "run: the proc's own exit status, 128+N when signal N ended it."),
+            ]),
+        ],
+    },
+    Tool {
+        name: "vuptest",
+        command: vuptest::cli::command,
+        depends: &[],
+        is_static: true,
+        sections: &[],
+    },
+];
+
+/// Where the packages go.
+pub fn dist_dir() -> PathBuf {
+    util::target_dir().join("dist")
+}
+
+/// `cargo xtask dist`: builds, checks and packs every tool.
+pub fn run(args: &[String]) -> Result<()> {
+    if let Some(arg) = args.first() {
+        bail!("`dist` takes no arguments, got `{arg}`");
+    }
+    util::ensure_tools(&[
+        ("dpkg-deb", "dpkg"),
+        ("dpkg-shlibdeps", "dpkg-dev"),
+        ("file", "file"),
+    ])?;
+    util::run(Command::new(env!("CARGO")).current_dir(util::root()).args([
+        "build",
+        "--release",
+        "--bins",
+        "-p",
+        "vimage",
+        "-p",
+        "vrun",
+    ]))?;
+    let static_vuptest = util::build_static_vuptest(true)?;
+    let release = util::target_dir().join("release");
+    let out = dist_dir();
+    if out.exists() {
+        fs::remove_dir_all(&out).with_context(|| format!("cannot remove {}", out.display()))?;
+    }
+    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let arch = util::output(Command::new("dpkg").arg("--print-architecture"))?
+        .trim()
+        .to_string();
+    let epoch = source_date_epoch();
+    for tool in &TOOLS {
+        let binary = if tool.is_static {
+            static_vuptest.clone()
+        } else {
+            release.join(tool.name)
+        };
+        check_binary(tool, &binary)?;
+        let files = payload(tool, &binary, epoch)?;
+        let deb = build_deb(tool, &files, &binary, &arch, &out, epoch)?;
+        let tarball = build_tarball(tool, &files, &out, epoch)?;
+        eprintln!("xtask: dist: {} and {}", deb.display(), tarball.display());
+    }
+    Ok(())
+}
+
+/// One file of a package: where it goes in the .deb and in the tarball, its bytes and mode.
+pub struct PackFile {
+    /// Path in the .deb (`usr/bin/vrun`).
+    pub deb: String,
+    /// Path in the tarball below its top folder (`bin/vrun`).
+    pub tar: String,
+    /// The bytes in the .deb.
+    pub data: Vec<u8>,
+    /// The bytes in the tarball when they differ (plain man pages, LICENSE as is).
+    pub tar_data: Option<Vec<u8>>,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// Everything a tool's package holds.
+fn payload(tool: &Tool, binary: &Path, epoch: u64) -> Result<Vec<PackFile>> {
+    let name = tool.name;
+    let data = fs::read(binary).with_context(|| format!("cannot read {}", binary.display()))?;
+    let mut files = vec![PackFile {
+        deb: format!("usr/bin/{name}"),
+        tar: format!("bin/{name}"),
+        data,
+        tar_data: None,
+        mode: 0o755,
+    }];
+    for page in pages::man_pages(tool, &pages::date(epoch))? {
+        files.push(PackFile {
+            deb: format!("usr/share/man/man1/{}.gz", page.file),
+            tar: format!("man/man1/{}", page.file),
+            data: gzip(page.roff.as_bytes())?,
+            tar_data: Some(page.roff.into_bytes()),
+            mode: 0o644,
+        });
+    }
+    for (shell, script) in pages::completions(tool) {
+        let (deb, tar) = match shell {
+            Shell::Bash => (
+                format!("usr/share/bash-completion/completions/{name}"),
+                format!("completions/{name}.bash"),
+            ),
+            Shell::Zsh => (
+                format!("usr/share/zsh/vendor-completions/_{name}"),
+                format!("completions/_{name}"),
+            ),
+            _ => (
+                format!("usr/share/fish/vendor_completions.d/{name}.fish"),
+                format!("completions/{name}.fish"),
+            ),
+        };
+        files.push(PackFile {
+            deb,
+            tar,
+            data: script,
+            tar_data: None,
+            mode: 0o644,
+        });
+    }
+    let license_path = util::root().join("LICENSE");
+    let license = fs::read_to_string(&license_path)
+        .with_context(|| format!("cannot read {}", license_path.display()))?;
+    files.push(PackFile {
+        deb: format!("usr/share/doc/{name}/copyright"),
+        tar: "LICENSE".into(),
+        data: pages::copyright(&license).into_bytes(),
+        tar_data: Some(license.into_bytes()),
+        mode: 0o644,
+    });
+    Ok(files)
+}
+
+/// A gzip stream with no name and no timestamp (reproducible), best compression.
+fn gzip(data: &[u8]) -> Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(data)?;
+    Ok(enc.finish()?)
+}
+
+/// Fails unless the binary is stripped (and static when it must be) and reports this version.
+fn check_binary(tool: &Tool, binary: &Path) -> Result<()> {
+    let desc = util::output(Command::new("file").arg("-b").arg(binary))?;
+    ensure!(
+        desc.contains(", stripped"),
+        "{} is not stripped: {}",
+        binary.display(),
+        desc.trim()
+    );
+    let is_static = desc.contains("statically linked") || desc.contains("static-pie linked");
+    ensure!(
+        is_static == tool.is_static,
+        "{} should be {} linked: {}",
+        binary.display(),
+        if tool.is_static {
+            "statically"
+        } else {
+            "dynamically"
+        },
+        desc.trim()
+    );
+    let version = util::output(Command::new(binary).arg("--version"))?;
+    ensure!(
+        version.trim() == format!("{} {VERSION}", tool.name),
+        "{} --version says `{}`, expected `{} {VERSION}`",
+        binary.display(),
+        version.trim(),
+        tool.name
+    );
+    Ok(())
+}
+
+/// The tool's Depends: its own, then its shared libraries' packages (none when static).
+fn depends(tool: &Tool, binary: &Path, work: &Path) -> Result<Vec<String>> {
+    let mut deps: Vec<String> = tool
+        .depends
+        .iter()
+        .map(|d| d.replace("@VERSION@", VERSION))
+        .collect();
+    if !tool.is_static {
+        // dpkg-shlibdeps wants a debian/control to read; give it a minimal one.
+        let debian = work.join("debian");
+        fs::create_dir_all(&debian)?;
+        fs::write(
+            debian.join("control"),
+            format!("Source: vr\n\nPackage: {}\nArchitecture: any\n", tool.name),
+        )?;
+        let out = util::output(
+            Command::new("dpkg-shlibdeps")
+                .current_dir(work)
+                .arg("-O")
+                .arg(format!("-e{}", binary.display())),
+        )?;
+        let libs = out
+            .lines()
+            .find_map(|l| l.strip_prefix("shlibs:Depends="))
+            .with_context(|| format!("dpkg-shlibdeps printed no shlibs:Depends: {out}"))?;
+        deps.extend(libs.split(", ").map(str::to_string));
+    }
+    Ok(deps)
+}
+
+/// Lays out `target/dist/<tool>/deb/` and builds `<tool>_<version>_<arch>.deb`.
+fn build_deb(
+    tool: &Tool,
+    files: &[PackFile],
+    binary: &Path,
+    arch: &str,
+    out: &Path,
+    epoch: u64,
+) -> Result<PathBuf> {
+    let work = out.join(tool.name);
+    let root = work.join("deb");
+    let mut md5sums = String::new();
+    let mut kib = 0u64;
+    for file in files {
+        let path = root.join(&file.deb);
+        write_file(&path, &file.data, file.mode)?;
+        md5sums.push_str(&format!("{:x}  {}\n", md5::compute(&file.data), file.deb));
+        kib += (file.data.len() as u64).div_ceil(1024);
+    }
+    // Installed-Size in KiB, as dpkg-gencontrol counts it: each file rounded up, 1 per folder.
+    kib += count_dirs(&root)?;
+    let control = pages::control(tool, arch, kib, &depends(tool, binary, &work)?);
+    write_file(&root.join("DEBIAN/control"), control.as_bytes(), 0o644)?;
+    write_file(&root.join("DEBIAN/md5sums"), md5sums.as_bytes(), 0o644)?;
+    set_dir_modes(&root)?;
+    let deb = out.join(format!("{}_{VERSION}_{arch}.deb", tool.name));
+    util::run(
+        Command::new("dpkg-deb")
+            .args(["--root-owner-group", "--build"])
+            .arg(&root)
+            .arg(&deb)
+            .env("SOURCE_DATE_EPOCH", epoch.to_string()),
+    )?;
+    Ok(deb)
+}
+
+/// Writes `<tool>-<version>-x86_64-linux.tar.gz`: the same files under one top folder, owned
+/// by root, times set to the release time, entries sorted.
+fn build_tarball(tool: &Tool, files: &[PackFile], out: &Path, epoch: u64) -> Result<PathBuf> {
+    let top = format!("{}-{VERSION}-x86_64-linux", tool.name);
+    let path = out.join(format!("{top}.tar.gz"));
+    let file =
+        fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::best());
+    let mut tar = tar::Builder::new(gz);
+    let mut sorted: Vec<&PackFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.tar.cmp(&b.tar));
+    let mut dirs_done = std::collections::BTreeSet::new();
+    for file in sorted {
+        let rel = format!("{top}/{}", file.tar);
+        for dir in Path::new(&rel)
+            .ancestors()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            if dir.as_os_str().is_empty() || !dirs_done.insert(dir.to_path_buf()) {
+                continue;
+            }
+            let mut header = tar_header(tar::EntryType::Directory, 0o755, 0, epoch);
+            tar.append_data(&mut header, dir, std::io::empty())?;
+        }
+        let data = file.tar_data.as_ref().unwrap_or(&file.data);
+        let mut header = tar_header(tar::EntryType::Regular, file.mode, data.len() as u64, epoch);
+        tar.append_data(&mut header, &rel, &data[..])?;
+    }
+    tar.into_inner()?.finish()?;
+    Ok(path)
+}
+
+fn tar_header(kind: tar::EntryType, mode: u32, size: u64, epoch: u64) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_mode(mode);
+    header.set_size(size);
+    header.set_mtime(epoch);
+    header.set_uid(0);
+    header.set_gid(0);
+    header
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    fs::write(path, data).with_context(|| format!("cannot write {}", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot chmod {}", path.display()))
+}
+
+/// Folders below `root` (DEBIAN not counted).
+fn count_dirs(root: &Path) -> Result<u64> {
+    let mut n = 0;
+    for entry in fs::read_dir(root).with_context(|| format!("cannot read {}", root.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() && entry.file_name() != "DEBIAN" {
+            n += 1 + count_dirs(&entry.path())?;
+        }
+    }
+    Ok(n)
+}
+
+/// 0755 on every folder (whatever the umask), as dpkg-deb wants for DEBIAN/.
+fn set_dir_modes(dir: &Path) -> Result<()> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot chmod {}", dir.display()))?;
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            set_dir_modes(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// The release time: $SOURCE_DATE_EPOCH, else the last commit's time, else 0.
+fn source_date_epoch() -> u64 {
+    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return t;
+    }
+    util::output(
+        Command::new("git")
+            .current_dir(util::root())
+            .args(["log", "-1", "--format=%ct"]),
+    )
+    .ok()
+    .and_then(|t| t.trim().parse().ok())
+    .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

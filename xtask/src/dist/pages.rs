@@ -1,0 +1,211 @@
+//! The text files of a package, generated from a tool's clap definition and the workspace
+//! metadata: man pages (clap_mangen), shell completions (clap_complete), the Debian control and
+//! copyright files. Pure: returns bytes, writes nothing.
+
+use super::Tool;
+use anyhow::{Context, Result};
+use clap_complete::Shell;
+use clap_mangen::roff::{bold, roman, Roff};
+use clap_mangen::Man;
+
+/// One generated man page: its file name (`vrun-setup.1`) and roff source.
+pub struct Page {
+    pub file: String,
+    pub roff: String,
+}
+
+/// The tool's man pages: `<tool>.1` (with the tool's extra sections and SEE ALSO), and for a
+/// tool with subcommands one `<tool>-<sub>.1` per subcommand, which the main page refers to.
+pub fn man_pages(tool: &Tool, date: &str) -> Result<Vec<Page>> {
+    let mut cmd = (tool.command)().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = vec![Page {
+        file: format!("{}.1", tool.name),
+        roff: main_page(tool, cmd.clone(), date)?,
+    }];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let man = Man::new(sub.clone())
+            .date(date)
+            .source(format!("{} {}", tool.name, super::VERSION))
+            .manual("vr");
+        let mut out = Vec::new();
+        man.render(&mut out)?;
+        pages.push(Page {
+            file: man.get_filename(),
+            roff: String::from_utf8(out).context("clap_mangen wrote a page that is not UTF-8")?,
+        });
+    }
+    Ok(pages)
+}
+
+/// The tool's own page, sections in the usual order: NAME, SYNOPSIS, DESCRIPTION, OPTIONS,
+/// SUBCOMMANDS, then the tool's sections (ENVIRONMENT, EXIT STATUS, ..), SEE ALSO, VERSION.
+fn main_page(tool: &Tool, cmd: clap::Command, date: &str) -> Result<String> {
+    let has_subcommands = cmd.has_subcommands();
+    let man = Man::new(cmd).date(date).manual("vr");
+    type Render = fn(&Man, &mut dyn std::io::Write) -> std::io::Result<()>;
+    let mut parts: Vec<Render> = vec![
+        Man::render_title,
+        Man::render_name_section,
+        Man::render_synopsis_section,
+        Man::render_description_section,
+        Man::render_options_section,
+    ];
+    if has_subcommands {
+        parts.push(Man::render_subcommands_section);
+    }
+    let mut chunks = Vec::new();
+    for part in parts {
+        let mut out = Vec::new();
+        part(&man, &mut out)?;
+        chunks.push(String::from_utf8(out).context("clap_mangen wrote roff that is not UTF-8")?);
+    }
+    chunks.push(extra_sections(tool).render());
+    let mut version = Vec::new();
+    man.render_version_section(&mut version)?;
+    chunks.push(String::from_utf8(version).context("clap_mangen wrote roff that is not UTF-8")?);
+    // Every rendered chunk starts with the same preamble (the apostrophe string); keep one.
+    let preamble = Roff::new().render();
+    let mut page = String::new();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let body = if i == 0 {
+            chunk.as_str()
+        } else {
+            chunk.strip_prefix(&preamble).unwrap_or(chunk)
+        };
+        page.push_str(body);
+    }
+    Ok(page)
+}
+
+/// The tool's hand-written sections and SEE ALSO (the other vr tools and lxc-execute).
+fn extra_sections(tool: &Tool) -> Roff {
+    let mut roff = Roff::new();
+    for (title, items) in tool.sections {
+        roff.control("SH", [*title]);
+        for (tag, text) in *items {
+            roff.control("TP", []);
+            roff.text([bold(*tag)]);
+            roff.text([roman(*text)]);
+        }
+    }
+    roff.control("SH", ["SEE ALSO"]);
+    let mut refs: Vec<String> = super::TOOLS
+        .iter()
+        .filter(|t| t.name != tool.name)
+        .map(|t| format!("{}(1)", t.name))
+        .collect();
+    refs.push("lxc-execute(1)".into());
+    roff.text([roman(refs.join(", "))]);
+    roff
+}
+
+/// Completion scripts: (shell, script) for bash, zsh and fish.
+pub fn completions(tool: &Tool) -> Vec<(Shell, Vec<u8>)> {
+    [Shell::Bash, Shell::Zsh, Shell::Fish]
+        .into_iter()
+        .map(|shell| {
+            let mut cmd = (tool.command)();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, tool.name, &mut out);
+            (shell, out)
+        })
+        .collect()
+}
+
+/// The DEBIAN/control file.
+pub fn control(tool: &Tool, arch: &str, installed_kib: u64, depends: &[String]) -> String {
+    let cmd = (tool.command)();
+    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+    let synopsis = about.trim().trim_end_matches('.');
+    let long = cmd
+        .get_long_about()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| about.clone());
+    // The synopsis is the package's description (clap's `about`); the long description is the
+    // command's own text (its doc comment).
+    let body: Vec<&str> = long.split("\n\n").collect();
+    let mut text = format!(
+        "Package: {}\nVersion: {}\nArchitecture: {arch}\nMaintainer: {}\nInstalled-Size: {installed_kib}\n",
+        tool.name,
+        super::VERSION,
+        super::MAINTAINER,
+    );
+    if !depends.is_empty() {
+        text.push_str(&format!("Depends: {}\n", depends.join(", ")));
+    }
+    text.push_str(&format!(
+        "Section: utils\nPriority: optional\nHomepage: {}\nDescription: {synopsis}\n",
+        super::HOMEPAGE
+    ));
+    text.push_str(&description(&body));
+    text
+}
+
+/// An extended Description: each paragraph wrapped at 78 columns, lines indented by one space,
+/// paragraphs separated by ` .`.
+pub fn description(paragraphs: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, para) in paragraphs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" .\n");
+        }
+        let mut line = String::new();
+        for word in para.split_whitespace() {
+            if !line.is_empty() && line.len() + 1 + word.len() > 78 {
+                out.push_str(&format!(" {line}\n"));
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        if !line.is_empty() {
+            out.push_str(&format!(" {line}\n"));
+        }
+    }
+    out
+}
+
+/// usr/share/doc/<tool>/copyright in Debian's machine-readable format, the license text from
+/// the workspace's LICENSE.
+pub fn copyright(license: &str) -> String {
+    let holder = license
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Copyright (c)"))
+        .map(str::trim)
+        .unwrap_or("the vr developers");
+    let body: Vec<&str> = license
+        .lines()
+        .skip_while(|l| !l.starts_with("Permission is hereby granted"))
+        .collect();
+    let mut text = format!(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+         Upstream-Name: vr\nSource: {}\n\nFiles: *\nCopyright: {holder}\nLicense: MIT\n",
+        super::HOMEPAGE
+    );
+    for line in body {
+        if line.trim().is_empty() {
+            text.push_str(" .\n");
+        } else {
+            text.push_str(&format!(" {line}\n"));
+        }
+    }
+    text.trim_end_matches(" .\n").to_string()
+}
+
+/// A date `YYYY-MM-DD` (UTC) from seconds since the epoch (man page footers).
+pub fn date(epoch: u64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = (epoch / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
