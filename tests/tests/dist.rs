@@ -251,15 +251,45 @@ struct Flow {
     port: u16,
 }
 
-fn flow() -> Flow {
+/// The demo's flow: with `vimage`, a stack is built from a busybox base (as the demo does) and
+/// used as the proc's image; without, the busybox image itself.
+fn flow(vimage: Option<&Path>) -> Flow {
     let tmp = tempfile::tempdir().unwrap();
     let files = tmp.path().join("files");
     let app = tmp.path().join("app");
     fs::create_dir_all(&files).unwrap();
     fs::create_dir_all(app.join("www")).unwrap();
     fs::create_dir_all(app.join("uptests/web")).unwrap();
-    let image = files.join("busybox.tar.gz");
-    let image_md5 = vr_tests::busybox_image(&image).unwrap();
+    let base = files.join("busybox.tar.gz");
+    let base_md5 = vr_tests::busybox_image(&base).unwrap();
+    let (image, image_md5) = match vimage {
+        None => (base, base_md5),
+        Some(vimage) => {
+            fs::write(
+                files.join("provision.sh"),
+                "#!/bin/sh\necho packaged > /etc/stack-release\n",
+            )
+            .unwrap();
+            fs::write(
+                files.join("image.yaml"),
+                format!(
+                    "base_image_url: busybox.tar.gz\nbase_image_md5: {base_md5}\nbase_image_name: distbase\n\
+                     new_image_name: stack\nscript_url: provision.sh\n"
+                ),
+            )
+            .unwrap();
+            let built = Command::new(vimage)
+                .args(["build", "image.yaml"])
+                .current_dir(&files)
+                .env("VR_ROOT", tmp.path().join("vr"))
+                .output()
+                .unwrap();
+            ok(&built);
+            let stack = files.join("stack.tar.gz");
+            let md5 = vr_tests::md5_file(&stack).unwrap();
+            (stack, md5)
+        }
+    };
     fs::write(
         app.join("Procfile"),
         "web: exec httpd -f -p \"$PORT\" -h /app/www\n",
@@ -319,6 +349,8 @@ impl Flow {
 
 #[test]
 fn installed_vrun_runs_a_proc_and_finds_the_packaged_vuptest() {
+    // The demo's flow with the installed binaries: vimage build, vrun setup, run, uptest,
+    // SIGTERM, teardown.
     if !vr_tests::e2e_ready("dist installed_vrun_runs_a_proc_and_finds_the_packaged_vuptest") {
         return;
     }
@@ -326,7 +358,7 @@ fn installed_vrun_runs_a_proc_and_finds_the_packaged_vuptest() {
         return;
     };
     let inst = install(&debs);
-    let flow = flow();
+    let flow = flow(Some(&inst.bin("vimage")));
     let vrun = inst.bin("vrun");
     ok(&flow.vrun(&vrun, &["setup"]).output().unwrap());
     let mut run = flow.vrun(&vrun, &["run"]).spawn().unwrap();
@@ -379,7 +411,7 @@ fn vrun_without_vuptest_says_where_it_looked() {
     let lonely = inst.tmp.path().join("lonely");
     fs::create_dir(&lonely).unwrap();
     fs::copy(inst.bin("vrun"), lonely.join("vrun")).unwrap();
-    let flow = flow();
+    let flow = flow(None);
     ok(&flow
         .vrun(&lonely.join("vrun"), &["setup"])
         .output()
