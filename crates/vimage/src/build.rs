@@ -135,8 +135,19 @@ pub fn ensure_base(
         what: format!("base_image_url {}", cfg.base_image_url),
         source,
     };
-    if contents.is_dir() && cfg.base_image_md5.is_none() {
-        return Ok(contents);
+    // `.contents.md5` records the md5 of the tarball the contents were unpacked from, so a
+    // build with `base_image_md5` does not re-hash a cached base of hundreds of MB each time.
+    let stamp = contents.with_file_name(".contents.md5");
+    if contents.is_dir() {
+        let verified = match &cfg.base_image_md5 {
+            None => true,
+            Some(want) => fs::read_to_string(&stamp)
+                .map(|have| have.trim().eq_ignore_ascii_case(want.trim()))
+                .unwrap_or(false),
+        };
+        if verified {
+            return Ok(contents);
+        }
     }
     report.step(&format!("fetching base image {}", cfg.base_image_url));
     let fetched = vr_fetch::ensure_with(
@@ -148,6 +159,7 @@ pub fn ensure_base(
     .map_err(fetch_err)?;
     if fetched.downloaded && contents.exists() {
         // A new base tarball under the same name: the old unpacked copy is stale.
+        let _ = fs::remove_file(&stamp);
         remove_tree(&contents)?;
     }
     if vr_fetch::unpack_once(&tarball, &contents, &vr_fetch::UnpackOptions::default())
@@ -155,6 +167,7 @@ pub fn ensure_base(
     {
         report.step(&format!("unpacked base image into {}", contents.display()));
     }
+    fs::write(&stamp, format!("{}\n", fetched.md5)).map_err(io_err("write", &stamp))?;
     Ok(contents)
 }
 

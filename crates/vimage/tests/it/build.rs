@@ -131,6 +131,11 @@ fn build_writes_an_image_with_the_scripts_changes_and_nothing_else() {
         stderr(&o2)
     );
     assert_eq!(w.server.requests("/base.tar.gz"), 1, "base downloaded once");
+    assert!(
+        !stderr(&o2).contains("fetching base image"),
+        "a cached base with a matching md5 is neither fetched nor re-hashed: {}",
+        stderr(&o2)
+    );
     let root2 = unpack(&w, &w.out().join("stack2.tar.gz"));
     assert!(root2.join("second").exists() && !root2.join("etc/motd").exists());
     assert_eq!(w.leftovers(), Vec::<String>::new());

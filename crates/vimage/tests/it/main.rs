@@ -91,7 +91,7 @@ impl World {
         names.retain(|n| {
             !matches!(
                 n.as_str(),
-                "base.tar.gz" | "contents" | "base.tar.gz.lock" | "contents.lock"
+                "base.tar.gz" | "contents" | "base.tar.gz.lock" | "contents.lock" | ".contents.md5"
             )
         });
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
