@@ -95,7 +95,8 @@ pub fn ensure_tools(pairs: &[(&str, &str)]) -> Result<()> {
     );
     run(Command::new("apt-get").args(["update", "-qq"]))?;
     run(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        // With recommends: lxc is tested here with them (apparmor, lxcfs, uidmap, ...).
+        .args(["install", "-y", "-qq"])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
     Ok(())
