@@ -131,51 +131,33 @@ pub fn ensure_base(
 ) -> Result<PathBuf, BuildError> {
     let tarball = layout.image_tarball(&cfg.base_image_name, &cfg.base_image_url)?;
     let contents = layout.image_contents(&cfg.base_image_name)?;
-    let fetch_err = |source| BuildError::Fetch {
-        what: format!("base_image_url {}", cfg.base_image_url),
-        source,
-    };
-    // `.contents.md5` records the md5 of the tarball the contents were unpacked from, so a
-    // build with `base_image_md5` does not re-hash a cached base of hundreds of MB each time.
-    let stamp = contents.with_file_name(".contents.md5");
-    if contents.is_dir() {
-        let verified = match &cfg.base_image_md5 {
-            None => true,
-            Some(want) => fs::read_to_string(&stamp)
-                .map(|have| have.trim().eq_ignore_ascii_case(want.trim()))
-                .unwrap_or(false),
-        };
-        if verified {
-            return Ok(contents);
-        }
-    }
-    report.step(&format!("fetching base image {}", cfg.base_image_url));
-    let fetched = vr_fetch::ensure_with(
+    let done = vr_fetch::ensure_unpacked(
         &cfg.base_image_url,
         &tarball,
+        &contents,
         cfg.base_image_md5.as_deref(),
+        &vr_fetch::UnpackOptions::default(),
         report.progress(),
     )
-    .map_err(fetch_err)?;
-    if fetched.downloaded && contents.exists() {
-        // A new base tarball under the same name: the old unpacked copy is stale.
-        let _ = fs::remove_file(&stamp);
-        remove_tree(&contents)?;
+    .map_err(|source| BuildError::Fetch {
+        what: format!("base_image_url {}", cfg.base_image_url),
+        source,
+    })?;
+    if let vr_fetch::Unpacked::Ensured { fetched, unpacked } = done {
+        let how = if fetched.downloaded {
+            "fetched"
+        } else {
+            "verified cached"
+        };
+        report.step(&format!(
+            "{how} base image {} (md5 {})",
+            cfg.base_image_url, fetched.md5
+        ));
+        if unpacked {
+            report.step(&format!("unpacked base image into {}", contents.display()));
+        }
     }
-    if vr_fetch::unpack_once(&tarball, &contents, &vr_fetch::UnpackOptions::default())
-        .map_err(fetch_err)?
-    {
-        report.step(&format!("unpacked base image into {}", contents.display()));
-    }
-    fs::write(&stamp, format!("{}\n", fetched.md5)).map_err(io_err("write", &stamp))?;
     Ok(contents)
-}
-
-fn remove_tree(path: &Path) -> Result<(), BuildError> {
-    match fs::remove_dir_all(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("remove", path)(e)),
-        _ => Ok(()),
-    }
 }
 
 /// A build's scratch folder beside the cached base (`images/<base>/.build-XXXX/` with `upper/`,

@@ -8,9 +8,13 @@
 //! entry that would land outside it or be written through a link, and keeping modes, links,
 //! owners and (as root) device nodes. Memory stays flat whatever the sizes.
 //!
+//! [`ensure_unpacked`] combines the two for a shared cache entry (an OS image): fetched and
+//! unpacked once, and not hashed again while a stamp says what the unpacked folder came from.
+//!
 //! vr-fetch never prints: progress goes to a [`Progress`] the caller passes
 //! ([`TerminalProgress`] draws a bar on stderr when it is a terminal).
 
+mod cached;
 mod error;
 mod fetch;
 mod hash;
@@ -18,6 +22,7 @@ mod lock;
 mod progress;
 mod unpack;
 
+pub use cached::{ensure_unpacked, stamp_path, Unpacked};
 pub use error::{Error, Result};
 pub use fetch::{ensure, ensure_with, Fetched};
 pub use hash::md5_file;

@@ -5,7 +5,7 @@ use crate::{lock, Stop};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::ExitCode;
-use vr_fetch::{TerminalProgress, UnpackOptions};
+use vr_fetch::{TerminalProgress, UnpackOptions, Unpacked};
 use vr_lxc::RealSys;
 
 /// Sets up the proc of `file` (idempotent).
@@ -31,17 +31,17 @@ fn do_setup(proc: &Proc) -> Result<()> {
     }
 
     let image_tarball = proc.layout.image_tarball(image_name, image_url)?;
-    vr_fetch::ensure_with(
+    let contents = proc.image_contents()?;
+    let image = vr_fetch::ensure_unpacked(
         image_url,
         &image_tarball,
+        &contents,
         cfg.image_md5.as_deref(),
+        &UnpackOptions::default(),
         &progress,
     )
     .context("image")?;
-    let contents = proc.image_contents()?;
-    if vr_fetch::unpack_once(&image_tarball, &contents, &UnpackOptions::default())
-        .context("image")?
-    {
+    if matches!(image, Unpacked::Ensured { unpacked: true, .. }) {
         eprintln!("vrun: unpacked image {image_name}");
     }
     let user = container::resolve_user(cfg, &contents)?;

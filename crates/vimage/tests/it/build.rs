@@ -1,9 +1,10 @@
 //! Successful builds: what the image holds, a clean base every time, env, log, stdout.
 
-use crate::{stderr, stdout, World};
+use crate::World;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
+use vr_tests::{stderr, stdout};
 
 const SCRIPT: &str = r#"#!/bin/sh
 set -e
@@ -52,6 +53,11 @@ fn build_writes_an_image_with_the_scripts_changes_and_nothing_else() {
     let yaml = w.image_yaml("stack1", &script, &yaml_env);
     let o = w.vimage(&["build", yaml.to_str().unwrap()]);
     assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("fetched base image http"),
+        "{}",
+        stderr(&o)
+    );
     let tarball = w.out().join("stack1.tar.gz");
     let md5 = vr_tests::md5_file(&tarball).unwrap();
     let size = fs::metadata(&tarball).unwrap().len();
@@ -132,7 +138,7 @@ fn build_writes_an_image_with_the_scripts_changes_and_nothing_else() {
     );
     assert_eq!(w.server.requests("/base.tar.gz"), 1, "base downloaded once");
     assert!(
-        !stderr(&o2).contains("fetching base image"),
+        !stderr(&o2).contains("base image http"),
         "a cached base with a matching md5 is neither fetched nor re-hashed: {}",
         stderr(&o2)
     );

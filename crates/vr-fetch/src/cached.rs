@@ -1,0 +1,220 @@
+//! `ensure_unpacked`: a tarball fetched into the cache and unpacked once beside it, shared by
+//! every user of the cache entry (vrun's images, vimage's base images).
+//!
+//! Beside the unpacked folder a stamp `.<folder>.md5` records the md5 of the tarball it came
+//! from. When the folder exists and the stamp matches the md5 asked for (or no md5 is asked
+//! for), nothing is read at all: a cached image of hundreds of MB is not hashed again on every
+//! use. Otherwise the tarball is ensured (md5-checked, fetched again when needed) and, under
+//! the lock `<folder>.lock`, a folder that is missing or was unpacked from another tarball is
+//! (re)unpacked and stamped; concurrent callers wait for one another and unpack once.
+
+use crate::error::{io, Result};
+use crate::fetch::{ensure_with, Fetched};
+use crate::lock::{lock_path, EntryLock};
+use crate::progress::Progress;
+use crate::unpack::{unpack, UnpackOptions};
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+/// What [`ensure_unpacked`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unpacked {
+    /// The folder was in place and its stamp matched: nothing was read.
+    Cached,
+    /// The tarball was ensured (and maybe downloaded); `unpacked` says whether it was unpacked
+    /// now (false: another caller had already done it).
+    Ensured {
+        /// The tarball in the cache.
+        fetched: Fetched,
+        /// Whether this call unpacked it.
+        unpacked: bool,
+    },
+}
+
+/// The stamp of an unpacked folder: `<parent>/.<name>.md5`.
+pub fn stamp_path(contents: &Path) -> PathBuf {
+    let name = contents
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    contents.with_file_name(format!(".{name}.md5"))
+}
+
+fn stamp_matches(stamp: &Path, md5: Option<&str>) -> bool {
+    match md5 {
+        None => true,
+        Some(want) => fs::read_to_string(stamp)
+            .map(|have| have.trim().eq_ignore_ascii_case(want.trim()))
+            .unwrap_or(false),
+    }
+}
+
+/// Makes sure `contents` holds the unpacked tarball `source` (cached at `tarball`, with md5
+/// `md5` when given). See the module docs.
+pub fn ensure_unpacked(
+    source: &str,
+    tarball: &Path,
+    contents: &Path,
+    md5: Option<&str>,
+    opts: &UnpackOptions,
+    progress: &dyn Progress,
+) -> Result<Unpacked> {
+    let stamp = stamp_path(contents);
+    if contents.is_dir() && stamp_matches(&stamp, md5) {
+        return Ok(Unpacked::Cached);
+    }
+    let fetched = ensure_with(source, tarball, md5, progress)?;
+    if let Some(parent) = contents.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(io("create directory", parent))?;
+    }
+    let _lock = EntryLock::acquire(&lock_path(contents))?;
+    if contents.is_dir() && stamp_matches(&stamp, Some(&fetched.md5)) {
+        return Ok(Unpacked::Ensured {
+            fetched,
+            unpacked: false,
+        });
+    }
+    // Missing, or unpacked from another tarball: unpack() swaps the new tree in atomically.
+    remove(&stamp)?;
+    unpack(tarball, contents, opts)?;
+    fs::write(&stamp, format!("{}\n", fetched.md5)).map_err(io("write", &stamp))?;
+    Ok(Unpacked::Ensured {
+        fetched,
+        unpacked: true,
+    })
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(io("remove", path)(e)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+
+    /// A source tarball holding one file `f` with `text`, and its md5.
+    fn tarball(dir: &Path, name: &str, text: &str) -> (PathBuf, String) {
+        let tree = dir.join(format!("tree-{name}"));
+        fs::create_dir_all(&tree).unwrap();
+        fs::write(tree.join("f"), text).unwrap();
+        let out = dir.join(name);
+        vr_tests::tar_gz(&tree, &out).unwrap();
+        let md5 = vr_tests::md5_file(&out).unwrap();
+        (out, md5)
+    }
+
+    fn run(src: &Path, cache: &Path, md5: Option<&str>) -> Result<Unpacked> {
+        ensure_unpacked(
+            src.to_str().unwrap(),
+            &cache.join("image.tar.gz"),
+            &cache.join("contents"),
+            md5,
+            &UnpackOptions::default(),
+            &NoProgress,
+        )
+    }
+
+    #[test]
+    fn unpacks_once_then_answers_from_the_stamp() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, md5) = tarball(tmp.path(), "a.tar.gz", "one");
+        let cache = tmp.path().join("cache");
+        let first = run(&src, &cache, Some(&md5)).unwrap();
+        assert!(
+            matches!(first, Unpacked::Ensured { unpacked: true, .. }),
+            "{first:?}"
+        );
+        assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "one");
+        assert_eq!(
+            fs::read_to_string(cache.join(".contents.md5"))
+                .unwrap()
+                .trim(),
+            md5
+        );
+        // The source may vanish: a stamped cache entry is not read again.
+        fs::remove_file(&src).unwrap();
+        assert_eq!(run(&src, &cache, Some(&md5)).unwrap(), Unpacked::Cached);
+        assert_eq!(run(&src, &cache, None).unwrap(), Unpacked::Cached);
+    }
+
+    #[test]
+    fn another_tarball_under_the_same_name_replaces_the_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, md5_a) = tarball(tmp.path(), "a.tar.gz", "one");
+        let (b, md5_b) = tarball(tmp.path(), "b.tar.gz", "two");
+        let cache = tmp.path().join("cache");
+        run(&a, &cache, Some(&md5_a)).unwrap();
+        let second = run(&b, &cache, Some(&md5_b)).unwrap();
+        assert!(
+            matches!(second, Unpacked::Ensured { unpacked: true, .. }),
+            "{second:?}"
+        );
+        assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "two");
+        assert_eq!(
+            fs::read_to_string(cache.join(".contents.md5"))
+                .unwrap()
+                .trim(),
+            md5_b
+        );
+    }
+
+    #[test]
+    fn a_wrong_md5_fails_and_leaves_the_cached_folder_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, md5_a) = tarball(tmp.path(), "a.tar.gz", "one");
+        let cache = tmp.path().join("cache");
+        run(&a, &cache, Some(&md5_a)).unwrap();
+        let wrong = "0123456789abcdef0123456789abcdef";
+        let err = run(&a, &cache, Some(wrong)).unwrap_err().to_string();
+        assert!(err.contains(wrong) && err.contains(&md5_a), "{err}");
+        assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "one");
+    }
+
+    #[test]
+    fn concurrent_callers_unpack_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, md5_a) = tarball(tmp.path(), "a.tar.gz", "one");
+        let cache = tmp.path().join("cache");
+        let results: Vec<Unpacked> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| run(&a, &cache, Some(&md5_a)).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let unpacked = results
+            .iter()
+            .filter(|r| matches!(r, Unpacked::Ensured { unpacked: true, .. }))
+            .count();
+        assert_eq!(unpacked, 1, "{results:?}");
+    }
+
+    #[test]
+    fn stamp_sits_beside_the_folder() {
+        assert_eq!(
+            stamp_path(Path::new("/apps/images/x/contents")),
+            Path::new("/apps/images/x/.contents.md5")
+        );
+    }
+
+    #[test]
+    fn stamp_matching() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stamp = tmp.path().join(".contents.md5");
+        assert!(
+            stamp_matches(&stamp, None),
+            "no md5 asked: any folder will do"
+        );
+        assert!(
+            !stamp_matches(&stamp, Some("abc")),
+            "no stamp: not verified"
+        );
+        fs::write(&stamp, "ABC\n").unwrap();
+        assert!(stamp_matches(&stamp, Some("abc")));
+        assert!(!stamp_matches(&stamp, Some("abd")));
+    }
+}
