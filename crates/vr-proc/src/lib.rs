@@ -32,7 +32,7 @@ pub use error::{Error, Result};
 pub use image_config::ImageConfig;
 pub use layout::{Layout, ProcPaths, DEFAULT_ROOT};
 pub use names::{check_name, name_problem, url_basename};
-pub use proc_config::{ProcConfig, Volume};
+pub use proc_config::{mem_size_bytes, ProcConfig, Volume};
 pub use procfile::{command_for, procfile_command};
 pub use render::{
     env_sh, env_value, proc_sh, shell_quote, APP_DIR, ENV_SH, PROC_SH, SETTINGS_YAML,

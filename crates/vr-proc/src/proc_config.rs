@@ -225,3 +225,63 @@ impl ProcConfig {
         Ok(parts.join("-"))
     }
 }
+
+/// Bytes of a memory size as proc.yaml's `mem_limit`/`memsw_limit` take it: a positive number
+/// with an optional `K`, `M` or `G` suffix (powers of 1024, either case), what the kernel's
+/// memparse (and so LXC) accepts. `None` for anything else, zero, or a size past `u64`.
+pub fn mem_size_bytes(text: &str) -> Option<u64> {
+    let (digits, shift) = match text.as_bytes().last()? {
+        b'k' | b'K' => (&text[..text.len() - 1], 10),
+        b'm' | b'M' => (&text[..text.len() - 1], 20),
+        b'g' | b'G' => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok().filter(|&n| n > 0)?;
+    n.checked_shl(shift).filter(|b| b >> shift == n)
+}
+
+impl ProcConfig {
+    /// `mem_limit` in bytes (validated when parsed).
+    pub fn mem_limit_bytes(&self) -> Option<u64> {
+        self.mem_limit.as_deref().and_then(mem_size_bytes)
+    }
+
+    /// `memsw_limit` in bytes (validated when parsed).
+    pub fn memsw_limit_bytes(&self) -> Option<u64> {
+        self.memsw_limit.as_deref().and_then(mem_size_bytes)
+    }
+}
+
+#[cfg(test)]
+mod mem_size_tests {
+    use super::mem_size_bytes;
+
+    #[test]
+    fn sizes() {
+        let cases = [
+            ("1024", 1024),
+            ("512M", 512 << 20),
+            ("512m", 512 << 20),
+            ("2G", 2 << 30),
+            ("100k", 100 << 10),
+        ];
+        for (text, want) in cases {
+            assert_eq!(mem_size_bytes(text), Some(want), "{text}");
+        }
+        for bad in [
+            "",
+            "M",
+            "12X",
+            "-1",
+            "1.5G",
+            "0",
+            "64MB",
+            "99999999999999999G",
+        ] {
+            assert_eq!(mem_size_bytes(bad), None, "{bad}");
+        }
+    }
+}

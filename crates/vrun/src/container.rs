@@ -1,7 +1,7 @@
 //! A proc as vrun sees it (its proc.yaml, name and host paths) and the containers made for it:
 //! the proc's own, and the ones beside it (uptest, shell) with a throwaway upper layer.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use vr_lxc::{BindKind, BindMount, CgroupHost, ContainerConfig, RealSys, Rootfs};
 use vr_proc::{Layout, ProcConfig, ProcPaths};
@@ -48,32 +48,6 @@ impl Proc {
     }
 }
 
-/// Bytes of a `mem_limit`-style value: a number with an optional K, M, G or T suffix (powers
-/// of 1024, case-insensitive, an optional trailing `B`).
-pub fn parse_size(key: &str, value: &str) -> Result<u64> {
-    let v = value.trim();
-    let v = v.strip_suffix(['b', 'B']).unwrap_or(v);
-    let (digits, shift) = match v.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let shift = match c.to_ascii_lowercase() {
-                'k' => 10,
-                'm' => 20,
-                'g' => 30,
-                't' => 40,
-                _ => bail!("{key}: {value:?} is not a size (a number with K, M, G or T)"),
-            };
-            (&v[..i], shift)
-        }
-        _ => (v, 0),
-    };
-    let n: u64 = digits
-        .parse()
-        .with_context(|| format!("{key}: {value:?} is not a size (a number with K, M, G or T)"))?;
-    n.checked_shl(shift)
-        .filter(|b| b >> shift == n)
-        .with_context(|| format!("{key}: {value:?} is too large"))
-}
-
 /// The uid and gid the app runs as: `user` (required) and `group` (default: the user's primary
 /// group) resolved in the image's /etc/passwd and /etc/group.
 pub fn resolve_user(cfg: &ProcConfig, contents: &Path) -> Result<(u32, u32)> {
@@ -116,14 +90,8 @@ pub fn proc_container(proc: &Proc, user: (u32, u32), contents: &Path) -> Result<
             kind: BindKind::Dir,
         });
     }
-    c.mem_limit = match &proc.cfg.mem_limit {
-        Some(v) => Some(parse_size("mem_limit", v)?),
-        None => None,
-    };
-    c.memsw_limit = match &proc.cfg.memsw_limit {
-        Some(v) => Some(parse_size("memsw_limit", v)?),
-        None => None,
-    };
+    c.mem_limit = proc.cfg.mem_limit_bytes();
+    c.memsw_limit = proc.cfg.memsw_limit_bytes();
     Ok(c)
 }
 
@@ -176,25 +144,6 @@ pub fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        let cases = [
-            ("1024", 1024),
-            ("512M", 512 << 20),
-            ("512m", 512 << 20),
-            ("2G", 2 << 30),
-            ("100k", 100 << 10),
-            ("64MB", 64 << 20),
-        ];
-        for (text, want) in cases {
-            assert_eq!(parse_size("mem_limit", text).unwrap(), want, "{text}");
-        }
-        for bad in ["", "M", "12X", "-1", "1.5G", "99999999999999T"] {
-            let err = parse_size("mem_limit", bad).unwrap_err();
-            assert!(err.to_string().starts_with("mem_limit: "), "{bad}: {err}");
-        }
-    }
 
     fn proc_from(yaml: &str) -> Proc {
         let cfg = ProcConfig::parse(Path::new("/p.yaml"), yaml).unwrap();

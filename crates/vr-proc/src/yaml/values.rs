@@ -86,16 +86,9 @@ impl MemSizeVisitor<'_> {
     }
 }
 
-/// True for `123`, `512M`, `1g`, `100k`: what the kernel's memparse (and so LXC) accepts,
-/// restricted to positive sizes.
+/// True for `123`, `512M`, `1g`, `100k`: see [`crate::mem_size_bytes`].
 fn is_mem_size(text: &str) -> bool {
-    let digits = text
-        .strip_suffix(['k', 'K', 'm', 'M', 'g', 'G'])
-        .unwrap_or(text);
-    !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && digits.bytes().any(|b| b != b'0')
-        && digits.len() <= 19
+    crate::mem_size_bytes(text).is_some()
 }
 
 impl<'de> Visitor<'de> for MemSizeVisitor<'_> {
