@@ -52,6 +52,7 @@ mod config;
 mod devices;
 mod error;
 mod exec;
+mod leftovers;
 mod sys;
 mod version;
 
@@ -65,5 +66,6 @@ pub use error::{Error, Result};
 pub use exec::{
     forward_target, run_foreground, Execute, Foreground, ForwardTo, Outcome, FORWARDED,
 };
+pub use leftovers::Leftovers;
 pub use sys::{CmdOutput, FakeSys, RealSys, Sys};
 pub use version::{detect_version, LxcVersion};
