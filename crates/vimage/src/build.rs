@@ -2,13 +2,15 @@
 //! build, the provisioning script (or a shell) as root in an LXC container on that overlay,
 //! and the merged result packed into `<new_image_name>.tar.gz`.
 
+use crate::error::io_err;
+pub use crate::error::BuildError;
 use crate::ns::{NsError, Overlay};
 use crate::pack::{pack_with, PackError, Packed};
+use crate::scratch::{DevScaffold, Scratch};
 use crate::signals::Blocked;
 use crate::tee::Tee;
 use std::cell::Cell;
 use std::fs;
-use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -23,85 +25,6 @@ pub const WORK_IN_ROOTFS: &str = ".vimage";
 const LAUNCH: &str = ". /.vimage/env.sh && exec /.vimage/provision";
 /// The PATH a script gets unless `env` says otherwise.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Why a build or shell failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// image.yaml is missing or wrong.
-    #[error(transparent)]
-    Config(#[from] vr_proc::Error),
-    /// Fetching or unpacking the base image or the script failed.
-    #[error("{what}")]
-    Fetch {
-        /// Which input (`base_image_url`, `script_url`).
-        what: String,
-        /// The cause.
-        #[source]
-        source: vr_fetch::Error,
-    },
-    /// The container could not be set up or run.
-    #[error(transparent)]
-    Lxc(#[from] vr_lxc::Error),
-    /// The private mount namespace or the overlay failed.
-    #[error(transparent)]
-    Ns(#[from] NsError),
-    /// Writing the tarball failed.
-    #[error(transparent)]
-    Pack(#[from] PackError),
-    /// A file operation failed.
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// On which path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// A signal asked the build to stop: everything was cleaned up.
-    #[error("interrupted by signal {0}; no image was written")]
-    Interrupted(nix::sys::signal::Signal),
-    /// The provisioning script failed: no tarball was written.
-    #[error(
-        "the provisioning script {script} failed with {}; no image was written",
-        describe(outcome)
-    )]
-    ScriptFailed {
-        /// `script_url`.
-        script: String,
-        /// How it ended.
-        outcome: Outcome,
-    },
-}
-
-fn describe(o: &Outcome) -> String {
-    match o {
-        Outcome::Exited(c) => format!("exit status {c}"),
-        Outcome::Signaled(s) => format!("signal {s}"),
-    }
-}
-
-impl BuildError {
-    /// The exit status vimage should end with: the script's own for a failed script, 2 for
-    /// everything else.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            BuildError::ScriptFailed { outcome, .. } => outcome.code().clamp(1, 255),
-            BuildError::Interrupted(signal) => 128 + *signal as i32,
-            _ => 2,
-        }
-    }
-}
-
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> BuildError {
-    let path = path.to_path_buf();
-    move |source| BuildError::Io {
-        action,
-        path,
-        source,
-    }
-}
 
 /// What a finished build wrote.
 #[derive(Debug)]
@@ -158,77 +81,6 @@ pub fn ensure_base(
         }
     }
     Ok(contents)
-}
-
-/// A build's scratch folder beside the cached base (`images/<base>/.build-XXXX/` with `upper/`,
-/// `work/`, `rootfs/` and the fetched script): removed, whatever happens, when dropped.
-pub struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new(layout: &Layout, base_image_name: &str) -> Result<Scratch, BuildError> {
-        let parent = layout.image_dir(base_image_name)?;
-        let dir = tempfile::Builder::new()
-            .prefix(".build-")
-            .tempdir_in(&parent)
-            .map_err(io_err("create a folder in", &parent))?;
-        for sub in ["upper", "work", "rootfs"] {
-            let p = dir.path().join(sub);
-            fs::create_dir(&p).map_err(io_err("create", &p))?;
-        }
-        Ok(Scratch { dir })
-    }
-
-    fn path(&self, sub: &str) -> PathBuf {
-        self.dir.path().join(sub)
-    }
-
-    fn remove(self) -> Result<(), BuildError> {
-        let path = self.dir.path().to_path_buf();
-        self.dir.close().map_err(io_err("remove", &path))
-    }
-}
-
-/// The device nodes a container needs, made in the merged rootfs for the run and removed
-/// afterwards when the base did not have them, so the image holds only what the script made.
-struct DevScaffold {
-    created: Vec<PathBuf>,
-}
-
-impl DevScaffold {
-    fn make(rootfs: &Path) -> Result<DevScaffold, BuildError> {
-        let dev = rootfs.join("dev");
-        let mut candidates = vec![
-            dev.clone(),
-            dev.join("pts"),
-            dev.join("shm"),
-            dev.join("ptmx"),
-        ];
-        candidates.extend(vr_lxc::DEVICE_NODES.iter().map(|n| dev.join(n.name)));
-        let missing: Vec<PathBuf> = candidates
-            .into_iter()
-            .filter(|p| fs::symlink_metadata(p).is_err())
-            .collect();
-        vr_lxc::create_device_nodes(&RealSys, rootfs)?;
-        Ok(DevScaffold { created: missing })
-    }
-
-    fn remove(self) {
-        // Files first, then folders (deepest first); a folder the script filled stays.
-        let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = self
-            .created
-            .into_iter()
-            .partition(|p| fs::symlink_metadata(p).map(|m| m.is_dir()).unwrap_or(false));
-        for f in files {
-            let _ = fs::remove_file(f);
-        }
-        let mut dirs = dirs;
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        for d in dirs {
-            let _ = fs::remove_dir(d);
-        }
-    }
 }
 
 /// The container of a build or shell on the merged `rootfs`: PATH and HOME defaults and TERM
@@ -471,4 +323,21 @@ pub fn shell(
     let outcome = result?;
     cleanup?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_file_quotes_every_value() {
+        let yaml =
+            "base_image_url: b.tar.gz\nbase_image_name: b\nnew_image_name: n\nscript_url: s.sh\n\
+                    env:\n  A: \"it's $(id)\"\n  B: \"two\\nlines\"\n";
+        let cfg = ImageConfig::parse(Path::new("image.yaml"), yaml).unwrap();
+        assert_eq!(
+            env_file(&cfg),
+            "export A='it'\\''s $(id)'\nexport B='two\nlines'\n"
+        );
+    }
 }

@@ -13,9 +13,11 @@
 
 pub mod build;
 pub mod cli;
+mod error;
 pub mod ns;
 pub mod pack;
 pub mod pgz;
+mod scratch;
 mod signals;
 mod tee;
 mod zlib;

@@ -1,0 +1,86 @@
+//! Why a build or shell failed, and the exit status that says so.
+
+use crate::ns::NsError;
+use crate::pack::PackError;
+use std::io;
+use std::path::{Path, PathBuf};
+use vr_lxc::Outcome;
+
+/// Why a build or shell failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// image.yaml is missing or wrong.
+    #[error(transparent)]
+    Config(#[from] vr_proc::Error),
+    /// Fetching or unpacking the base image or the script failed.
+    #[error("{what}")]
+    Fetch {
+        /// Which input (`base_image_url`, `script_url`).
+        what: String,
+        /// The cause.
+        #[source]
+        source: vr_fetch::Error,
+    },
+    /// The container could not be set up or run.
+    #[error(transparent)]
+    Lxc(#[from] vr_lxc::Error),
+    /// The private mount namespace or the overlay failed.
+    #[error(transparent)]
+    Ns(#[from] NsError),
+    /// Writing the tarball failed.
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    /// A file operation failed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A signal asked the build to stop: everything was cleaned up.
+    #[error("interrupted by signal {0}; no image was written")]
+    Interrupted(nix::sys::signal::Signal),
+    /// The provisioning script failed: no tarball was written.
+    #[error(
+        "the provisioning script {script} failed with {}; no image was written",
+        describe(outcome)
+    )]
+    ScriptFailed {
+        /// `script_url`.
+        script: String,
+        /// How it ended.
+        outcome: Outcome,
+    },
+}
+
+fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::Exited(c) => format!("exit status {c}"),
+        Outcome::Signaled(s) => format!("signal {s}"),
+    }
+}
+
+impl BuildError {
+    /// The exit status vimage should end with: the script's own for a failed script, 2 for
+    /// everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            BuildError::ScriptFailed { outcome, .. } => outcome.code().clamp(1, 255),
+            BuildError::Interrupted(signal) => 128 + *signal as i32,
+            _ => 2,
+        }
+    }
+}
+
+pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> BuildError {
+    let path = path.to_path_buf();
+    move |source| BuildError::Io {
+        action,
+        path,
+        source,
+    }
+}
