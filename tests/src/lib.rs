@@ -6,14 +6,22 @@
 //!   busybox-static.
 //! - [`HttpServer`]: a local HTTP server over a folder that counts requests and can misbehave on
 //!   purpose (status codes, bodies cut short).
-//! - [`bin`]: the path of a workspace binary (built by `cargo xtask test` before the tests run).
+//! - [`bin`]: the path of a workspace binary (built by `cargo xtask test` before the tests run);
+//!   [`static_vuptest`]: the static vuptest.
+//! - [`ok`], [`stdout`], [`stderr`], [`wait_for`], [`with_stdin`], [`free_port`]: running
+//!   processes; [`nothing_left`]: a container left no process, mount or cgroup behind.
+//! - [`has_interp`] / [`program_header_types`]: is an executable statically linked?
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
+mod elf;
 mod http;
 mod image;
+mod proc;
 
+pub use elf::{has_interp, program_header_types, PT_INTERP};
 pub use http::HttpServer;
 pub use image::{busybox_image, busybox_rootfs, md5_file, tar_gz};
+pub use proc::{free_port, nothing_left, ok, static_vuptest, stderr, stdout, wait_for, with_stdin};
 
 use std::path::PathBuf;
 

@@ -8,8 +8,9 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use vr_tests::{free_port, has_interp, ok, wait_for};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const TOOLS: [&str; 3] = ["vimage", "vrun", "vuptest"];
@@ -83,17 +84,6 @@ fn install(debs: &[PathBuf]) -> Installed {
             .unwrap());
     }
     Installed { tmp, root }
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 fn field(deb: &Path, name: &str) -> String {
@@ -195,24 +185,11 @@ fn installed_tools_version_man_and_completions() {
         }
     }
     // vuptest must run in any image: statically linked, no ELF interpreter.
-    let elf = fs::read(inst.bin("vuptest")).unwrap();
     assert!(
-        !has_interp(&elf),
+        !has_interp(&inst.bin("vuptest")),
         "the packaged vuptest is dynamically linked"
     );
-    assert!(has_interp(&fs::read(inst.bin("vrun")).unwrap()));
-}
-
-/// True when an ELF64 little-endian executable has a PT_INTERP program header.
-fn has_interp(elf: &[u8]) -> bool {
-    assert_eq!(&elf[..6], b"\x7fELF\x02\x01", "not an ELF64 LE file");
-    let u = |o: usize, n: usize| -> u64 {
-        let mut b = [0u8; 8];
-        b[..n].copy_from_slice(&elf[o..o + n]);
-        u64::from_le_bytes(b)
-    };
-    let (phoff, entsize, count) = (u(32, 8), u(54, 2), u(56, 2));
-    (0..count).any(|i| u((phoff + i * entsize) as usize, 4) == 3)
+    assert!(has_interp(&inst.bin("vrun")));
 }
 
 #[test]
@@ -306,11 +283,7 @@ fn flow(vimage: Option<&Path>) -> Flow {
     let build = files.join("build.tar.gz");
     vr_tests::tar_gz(&app, &build).unwrap();
     let build_md5 = vr_tests::md5_file(&build).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let yaml = tmp.path().join("proc.yaml");
     fs::write(
         &yaml,
@@ -375,17 +348,8 @@ fn installed_vrun_runs_a_proc_and_finds_the_packaged_vuptest() {
     // SAFETY: kill has no memory preconditions; the pid is our own unreaped child.
     let rc = unsafe { libc::kill(run.id() as libc::pid_t, libc::SIGTERM) };
     assert_eq!(rc, 0);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = run.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = run.kill();
-            panic!("the installed vrun run did not stop after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    // The installed vrun run must stop after SIGTERM.
+    let status = wait_for(&mut run, Duration::from_secs(30));
     assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
     ok(&flow.vrun(&vrun, &["teardown"]).output().unwrap());
     assert!(!flow

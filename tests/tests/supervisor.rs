@@ -36,17 +36,6 @@ fn tools_ready(test: &str, tools: &[&str]) -> bool {
     false
 }
 
-/// The static vuptest: as `cargo xtask test` passes it, else where it builds it.
-fn static_vuptest() -> PathBuf {
-    for var in ["VR_UPTESTER", "VR_STATIC_VUPTEST"] {
-        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            return v.into();
-        }
-    }
-    let debug = vr_tests::bin("vrun").parent().unwrap().to_path_buf();
-    debug.join("../static/x86_64-unknown-linux-gnu/debug/vuptest")
-}
-
 /// A proc deployed the way docs/supervisors.md says, in a temp folder.
 struct Deploy {
     tmp: tempfile::TempDir,
@@ -71,11 +60,7 @@ impl Deploy {
             fs::copy(examples.join("image").join(f), dir.join(f)).unwrap();
         }
         vr_tests::tar_gz(&examples.join("app"), &dir.join("hello-build.tar.gz")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = vr_tests::free_port();
         let proc_yaml = fs::read_to_string(examples.join("proc.yaml")).unwrap();
         assert!(proc_yaml.contains("port: 5000\n"), "{proc_yaml}");
         fs::write(
@@ -107,7 +92,7 @@ impl Deploy {
             .current_dir(&self.dir)
             .env("PATH", path)
             .env("VR_ROOT", &self.root)
-            .env("VR_UPTESTER", static_vuptest())
+            .env("VR_UPTESTER", vr_tests::static_vuptest())
             .stdin(Stdio::null());
         cmd
     }
@@ -284,7 +269,7 @@ fn vrun_under_supervisord() {
         log.contains("stopped: hello-web (exit status 143)"),
         "supervisord.log: {log}"
     );
-    nothing_left(&d.container(), &d.root);
+    vr_tests::nothing_left(&d.container(), &d.root);
     // Retire it: the program file goes, `update` drops it, teardown removes the proc's folder.
     fs::remove_file(t.join("conf.d/hello-web.conf")).unwrap();
     assert!(d
@@ -293,35 +278,6 @@ fn vrun_under_supervisord() {
     d.ok("vrun teardown hello-web.yaml");
     assert!(!d.root.join("procs").join(d.container()).exists());
     sup.shutdown(&d);
-}
-
-/// No process mentions `name`, nothing under `root` is mounted, no cgroup is named after it.
-fn nothing_left(name: &str, root: &Path) {
-    for entry in fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(raw) = fs::read(entry.path().join("cmdline")) {
-            let args = String::from_utf8_lossy(&raw).replace('\0', " ");
-            assert!(!args.contains(name), "still running: {args}");
-        }
-    }
-    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !mounts.contains(root.to_str().unwrap()),
-        "still mounted:\n{mounts}"
-    );
-    for hierarchy in fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        for entry in fs::read_dir(hierarchy.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let n = entry.file_name().to_string_lossy().into_owned();
-            assert!(!n.contains(name), "cgroup left: {}", entry.path().display());
-        }
-    }
 }
 
 #[test]

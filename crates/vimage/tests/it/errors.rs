@@ -1,7 +1,8 @@
 //! Bad input and failures: a clear one-line error, a non-zero exit, no tarball, nothing left.
 
-use crate::{stderr, World};
+use crate::World;
 use std::fs;
+use vr_tests::stderr;
 
 fn assert_failed_cleanly(w: &World, o: &std::process::Output, code: i32, needle: &str, name: &str) {
     assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(o));

@@ -1,9 +1,10 @@
 //! `vimage shell` (stdin from a pipe) and stopping a build with SIGTERM.
 
-use crate::{stderr, stdout, World};
-use std::io::{BufRead, BufReader, Write};
+use crate::World;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use vr_tests::{stderr, stdout, with_stdin};
 
 #[test]
 fn shell_runs_in_the_build_environment_and_keeps_nothing() {
@@ -13,22 +14,14 @@ fn shell_runs_in_the_build_environment_and_keeps_nothing() {
     let w = World::new();
     let script = w.script("unused.sh", "#!/bin/sh\ntrue\n");
     let yaml = w.image_yaml("sh", &script, "env:\n  GREETING: \"hi there\"\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vimage"))
-        .args(["shell", yaml.to_str().unwrap()])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vimage"));
+    cmd.args(["shell", yaml.to_str().unwrap()])
         .current_dir(w.out())
-        .env("VR_ROOT", w.root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"echo \"user=$(id -u) home=$HOME\"\ntouch /left-behind\nexit 4\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+        .env("VR_ROOT", w.root());
+    let o = with_stdin(
+        cmd,
+        "echo \"user=$(id -u) home=$HOME\"\ntouch /left-behind\nexit 4\n",
+    );
     assert_eq!(
         o.status.code(),
         Some(4),

@@ -138,10 +138,7 @@ fn http_status_errors_leave_nothing() {
 
 #[test]
 fn connection_refused_is_a_clear_error() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = vr_tests::free_port();
     let url = format!("http://127.0.0.1:{port}/build.tar.gz");
     let cache = tempfile::tempdir().unwrap();
     let dest = cache.path().join("build.tar.gz");

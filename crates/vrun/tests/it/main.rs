@@ -6,11 +6,13 @@ mod lifecycle;
 mod procs;
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// The helpers shared with the other crates' tests.
+pub use vr_tests::{free_port, nothing_left, ok, static_vuptest, stderr, wait_for, with_stdin};
 
 /// A test's own VR_ROOT, image and build tarballs.
 pub struct Env {
@@ -64,15 +66,6 @@ pub fn env() -> Env {
 /// A unique app name for this test and process.
 pub fn app_name(test: &str) -> String {
     format!("{test}{}", std::process::id())
-}
-
-/// A free TCP port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Env {
@@ -134,79 +127,4 @@ impl Env {
 /// The container name of the procs written by [`Env::proc_yaml`].
 pub fn container(app: &str, proc_name: &str, port: u16) -> String {
     format!("{app}-v1-test-abc123-{proc_name}-{port}")
-}
-
-/// The static vuptest: $VR_UPTESTER / $VR_STATIC_VUPTEST as set by `cargo xtask test`, else the
-/// path xtask builds it to.
-pub fn static_vuptest() -> PathBuf {
-    for var in ["VR_UPTESTER", "VR_STATIC_VUPTEST"] {
-        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            return v.into();
-        }
-    }
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_vrun"));
-    let target = exe.parent().unwrap().parent().unwrap();
-    target.join("static/x86_64-unknown-linux-gnu/debug/vuptest")
-}
-
-/// Asserts success and returns stdout.
-pub fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-/// stderr as text.
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Waits for `child` (at most `limit`, then kills it and fails).
-pub fn wait_for(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("process still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Nothing of the container `name` is left: no process mentions it, nothing under `root` is
-/// mounted.
-pub fn nothing_left(name: &str, root: &Path) {
-    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    let ps = String::from_utf8_lossy(&ps.stdout);
-    assert!(!ps.contains(name), "still running:\n{ps}");
-    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !mounts.contains(root.to_str().unwrap()),
-        "still mounted:\n{mounts}"
-    );
-}
-
-/// Feeds `input` to a command's stdin and collects its output.
-pub fn with_stdin(mut cmd: Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }

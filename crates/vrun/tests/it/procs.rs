@@ -193,7 +193,7 @@ fn shell_works_on_a_terminal() {
         eprintln!("SKIP shell_works_on_a_terminal: no `script` (util-linux) for a pseudo-terminal");
         return;
     };
-    use std::io::Read;
+    use std::io::{Read, Write};
     let env = env();
     let yaml = env.proc_yaml(&app_name("tty"), free_port(), "proc_name: web\n");
     ok(&env.run(&["setup"], &yaml));

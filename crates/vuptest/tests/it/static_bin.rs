@@ -10,37 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-
-/// ELF program header type of the interpreter path (the dynamic loader).
-const PT_INTERP: u32 = 3;
-
-/// The program header types of a 64-bit little-endian ELF file.
-fn program_header_types(elf: &[u8]) -> Result<Vec<u32>, String> {
-    if elf.len() < 64 || &elf[..4] != b"\x7fELF" {
-        return Err("not an ELF file".into());
-    }
-    if elf[4] != 2 || elf[5] != 1 {
-        return Err("not a 64-bit little-endian ELF file".into());
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
-    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
-    let phentsize = u16_at(0x36);
-    let phnum = u16_at(0x38);
-    (0..phnum)
-        .map(|i| {
-            let at = phoff + i * phentsize;
-            elf.get(at..at + 4)
-                .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-                .ok_or_else(|| format!("program header {i} lies past the end of the file"))
-        })
-        .collect()
-}
-
-fn has_interpreter(path: &Path) -> bool {
-    let elf = fs::read(path).unwrap();
-    let types = program_header_types(&elf).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    types.contains(&PT_INTERP)
-}
+use vr_tests::{has_interp, program_header_types};
 
 /// The static vuptest: `VR_STATIC_VUPTEST`, or built here once.
 fn static_vuptest() -> PathBuf {
@@ -90,8 +60,8 @@ fn build_static() -> PathBuf {
 #[test]
 fn elf_check_sees_the_interpreter_of_a_dynamic_build() {
     // The normal test build links glibc dynamically: the check must notice.
-    assert!(has_interpreter(&crate::exe()));
-    assert!(has_interpreter(Path::new("/bin/sh")));
+    assert!(has_interp(&crate::exe()));
+    assert!(has_interp(Path::new("/bin/sh")));
 }
 
 #[test]
@@ -120,7 +90,7 @@ fn elf_check_rejects_what_is_not_elf() {
 fn the_static_build_has_no_interpreter() {
     let path = static_vuptest();
     assert!(
-        !has_interpreter(&path),
+        !has_interp(&path),
         "{} has an ELF interpreter: it is not statically linked",
         path.display()
     );

@@ -1,0 +1,119 @@
+//! Running processes in tests: outputs as text, waiting with a limit, feeding stdin, free ports,
+//! and checking that a container left nothing behind.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Asserts `out` is a success (showing status, stdout and stderr when not) and returns stdout.
+#[track_caller]
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// stdout as text (invalid UTF-8 replaced).
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr as text (invalid UTF-8 replaced).
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Waits for `child` at most `limit`; then kills it and fails.
+#[track_caller]
+pub fn wait_for(child: &mut Child, limit: Duration) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("process {} still running after {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `cmd` with `input` on its stdin and collects its output (stdout and stderr piped).
+pub fn with_stdin(mut cmd: Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it when this returns).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Asserts nothing of the container `name` is left: no process mentions it in its command line,
+/// nothing under `root` is mounted, no cgroup is named after it.
+#[track_caller]
+pub fn nothing_left(name: &str, root: &Path) {
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(raw) = fs::read(entry.path().join("cmdline")) {
+            let args = String::from_utf8_lossy(&raw).replace('\0', " ");
+            assert!(!args.contains(name), "still running: {args}");
+        }
+    }
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(root.to_str().unwrap()),
+        "still mounted:\n{mounts}"
+    );
+    for hierarchy in fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for entry in fs::read_dir(hierarchy.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let n = entry.file_name().to_string_lossy().into_owned();
+            assert!(!n.contains(name), "cgroup left: {}", entry.path().display());
+        }
+    }
+}
+
+/// The static vuptest: `$VR_UPTESTER`, else `$VR_STATIC_VUPTEST` (both set by
+/// `cargo xtask test`), else where xtask builds it:
+/// `<target>/static/x86_64-unknown-linux-gnu/debug/vuptest`.
+pub fn static_vuptest() -> PathBuf {
+    for var in ["VR_UPTESTER", "VR_STATIC_VUPTEST"] {
+        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            return v.into();
+        }
+    }
+    // <target>/<profile>/deps/<test binary>
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap();
+    target.join("static/x86_64-unknown-linux-gnu/debug/vuptest")
+}
