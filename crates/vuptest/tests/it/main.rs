@@ -99,6 +99,21 @@ pub fn json_line(stdout: &[u8]) -> Vec<Value> {
 
 /// True when process `pid` no longer runs (gone, or a zombie waiting for its reaper).
 pub fn process_gone(pid: u32) -> bool {
+    // SIGKILL is delivered asynchronously: on a loaded machine a killed process can take a
+    // moment to die. Gone means gone within 2 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        if dead_now(pid) {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn dead_now(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         // The state follows the ")" that ends the command name.

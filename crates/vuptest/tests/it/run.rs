@@ -134,23 +134,32 @@ fn huge_output_keeps_a_bounded_tail() {
         0o755,
     )]);
     let out_file = tempfile::NamedTempFile::new().unwrap();
-    // Reaped with wait4 below (for its peak memory), not Child::wait.
-    #[allow(clippy::zombie_processes)]
-    let child = spawn(
+    let mut child = spawn(
         Command::new(exe())
             .arg(dir.path())
             .args(["h", "1"])
             .stdout(out_file.reopen().unwrap())
             .stderr(Stdio::null()),
     );
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: child is our own unreaped child; both pointers are to live locals.
-    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(rc, child.id() as i32);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-    let peak_kib = usage.ru_maxrss;
+    // vuptest's own peak (VmHWM of its address space after exec), sampled while it runs.
+    // wait4's ru_maxrss would also count the uptest's processes and whatever a fork copied.
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Ok(text) = fs::read_to_string(&status_file) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            peak_kib = peak_kib.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(peak_kib > 0, "no memory sample taken");
     assert!(peak_kib < 48 * 1024, "vuptest peaked at {peak_kib} KiB");
 
     let items = json_line(&fs::read(out_file.path()).unwrap());
