@@ -41,8 +41,7 @@ pub fn run(args: &[String]) -> Result<()> {
     if !args.is_empty() {
         bail!("usage: cargo xtask demo (it takes no arguments)");
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !util::is_root() {
         bail!("the demo starts LXC containers and mounts overlays: run it as root");
     }
     interrupt::catch();

@@ -4,15 +4,13 @@
 
 use crate::util;
 use anyhow::Result;
-use std::process::Command;
 
 pub fn run(args: &[String]) -> Result<()> {
     util::ensure_tools(util::RUNTIME_TOOLS)?;
     let static_vuptest = util::build_bins(false)?;
     crate::dist::run(&[])?;
-    let mut cargo = Command::new(env!("CARGO"));
+    let mut cargo = util::cargo();
     cargo
-        .current_dir(util::root())
         .args(["test", "--workspace", "--no-fail-fast"])
         .args(args)
         .env("VR_UPTESTER", &static_vuptest)

@@ -65,7 +65,8 @@ pub fn have(tool: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn is_root() -> bool {
+/// True when we run as root.
+pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
@@ -122,14 +123,19 @@ pub const RUNTIME_TOOLS: &[(&str, &str)] = &[
 /// The target triple of this machine's toolchain.
 pub const HOST_TRIPLE: &str = "x86_64-unknown-linux-gnu";
 
+/// `cargo` (the one running xtask) in the workspace root.
+pub fn cargo() -> Command {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.current_dir(root());
+    cargo
+}
+
 /// Builds every workspace binary (`release` or debug) and a static `vuptest`, and returns the
 /// static vuptest's path. The static build uses its own target dir so its RUSTFLAGS do not
 /// invalidate the normal build.
 pub fn build_bins(release: bool) -> Result<PathBuf> {
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(root())
-        .args(["build", "--workspace", "--bins"]);
+    let mut cargo = cargo();
+    cargo.args(["build", "--workspace", "--bins"]);
     if release {
         cargo.arg("--release");
     }
@@ -140,9 +146,8 @@ pub fn build_bins(release: bool) -> Result<PathBuf> {
 /// Builds `vuptest` as a statically linked executable (glibc, crt-static) and returns its path.
 pub fn build_static_vuptest(release: bool) -> Result<PathBuf> {
     let static_dir = target_dir().join("static");
-    let mut cargo = Command::new(env!("CARGO"));
+    let mut cargo = cargo();
     cargo
-        .current_dir(root())
         .args(["build", "-p", "vuptest", "--target", HOST_TRIPLE])
         .env("CARGO_TARGET_DIR", &static_dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static");
@@ -190,6 +195,11 @@ pub fn median_of(reps: usize, mut make: impl FnMut() -> Command) -> Result<(Dura
         times.push(t);
         rss = rss.max(r);
     }
+    Ok((median(&mut times), rss))
+}
+
+/// The median of `times` (the upper one of an even count; zero when empty); sorts them.
+pub fn median(times: &mut [Duration]) -> Duration {
     times.sort();
-    Ok((times[times.len() / 2], rss))
+    times.get(times.len() / 2).copied().unwrap_or_default()
 }

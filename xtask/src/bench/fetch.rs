@@ -6,6 +6,7 @@
 //! - the md5 of a cached 200 MB file vs `md5sum`;
 //! - the peak memory of each (goal: under 50 MB).
 
+use super::support::{self, is_tmpfs, unique, Scratch};
 use super::Report;
 use crate::util::{self, median_of};
 use anyhow::{bail, Context, Result};
@@ -22,11 +23,10 @@ const TREE_MIN: u64 = 200_000_000;
 const HASH_SIZE: u64 = 200_000_000;
 const UNPACK_REPS: usize = 3;
 const HASH_REPS: usize = 5;
-const TMPFS_MAGIC: i64 = 0x0102_1994;
 
 pub fn bench(report: &mut Report) -> Result<()> {
     util::ensure_tools(&[("tar", "tar"), ("gzip", "gzip"), ("md5sum", "coreutils")])?;
-    util::run(Command::new(env!("CARGO")).current_dir(util::root()).args([
+    util::run(util::cargo().args([
         "build",
         "--release",
         "-p",
@@ -36,12 +36,12 @@ pub fn bench(report: &mut Report) -> Result<()> {
     ]))?;
     let exe = util::target_dir().join("release/examples/vrfetch");
 
-    let tmpfs = Scratch::tmpfs()?;
-    let disk = Scratch::new(util::target_dir().join("bench/fetch"), "disk, target/bench")?;
+    let (tmpfs, tmpfs_label) = tmpfs()?;
+    let disk = Scratch::new(util::target_dir().join("bench/fetch"))?;
 
     let (tarball, size) = make_tarball(&tmpfs.dir)?;
     let label_size = format!("{} MB", size / 1_000_000);
-    for place in [&tmpfs, &disk] {
+    for (place, label) in [(&tmpfs, tmpfs_label), (&disk, "disk, target/bench")] {
         let local = place.dir.join("usr-lib.tar.gz");
         if local != tarball {
             fs::copy(&tarball, &local)
@@ -54,8 +54,7 @@ pub fn bench(report: &mut Report) -> Result<()> {
                     .with_context(|| format!("cannot remove {}", out.display()))?;
                 // Flush the delete (and the discards it causes on this host) before the next
                 // timed run, so that neither side pays for the other's cleanup.
-                // SAFETY: sync has no preconditions.
-                unsafe { libc::sync() };
+                support::sync();
             }
             Ok(())
         };
@@ -81,7 +80,7 @@ pub fn bench(report: &mut Report) -> Result<()> {
             return Err(e);
         }
         fresh(&out)?;
-        let name = format!("unpack tar.gz {label_size} ({})", place.label);
+        let name = format!("unpack tar.gz {label_size} ({label})");
         report.time(&name, vr_t, "tar -xzf", tar_t, "<= 1.0");
         report.figure(
             &format!("peak RSS, {name}"),
@@ -107,7 +106,7 @@ pub fn bench(report: &mut Report) -> Result<()> {
         c.arg("md5").arg(&file).stdout(Stdio::null());
         c
     })?;
-    let name = format!("md5 of a cached 200 MB file ({})", tmpfs.label);
+    let name = format!("md5 of a cached 200 MB file ({tmpfs_label})");
     report.time(&name, vr_t, "md5sum", md5sum_t, "<= 1.1");
     report.figure(
         &format!("peak RSS, {name}"),
@@ -123,69 +122,16 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// A scratch folder removed (and unmounted, when it was mounted here) on drop.
-struct Scratch {
-    dir: PathBuf,
-    label: String,
-    mounted: bool,
-}
-
-impl Scratch {
-    fn new(dir: PathBuf, label: &str) -> Result<Scratch> {
-        if dir.exists() {
-            fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-        }
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Scratch {
-            dir,
-            label: label.to_string(),
-            mounted: false,
-        })
+/// A folder on a tmpfs and its label: under /dev/shm when that is one, else a tmpfs mounted
+/// for the bench.
+fn tmpfs() -> Result<(Scratch, &'static str)> {
+    let shm = Path::new("/dev/shm");
+    if is_tmpfs(shm) {
+        return Ok((Scratch::new(shm.join(unique("fetch")))?, "tmpfs, /dev/shm"));
     }
-
-    /// A folder on a tmpfs: under /dev/shm when that is one, else a tmpfs mounted for the bench.
-    fn tmpfs() -> Result<Scratch> {
-        let shm = Path::new("/dev/shm");
-        if is_tmpfs(shm) {
-            let dir = shm.join(format!("vr-bench-fetch-{}", std::process::id()));
-            return Scratch::new(dir, "tmpfs, /dev/shm");
-        }
-        let dir = util::target_dir().join("bench/fetch-tmpfs");
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        util::run(
-            Command::new("mount")
-                .args(["-t", "tmpfs", "-o", "size=2G", "tmpfs"])
-                .arg(&dir),
-        )
+    let scratch = Scratch::tmpfs(util::target_dir().join("bench/fetch-tmpfs"), "2G")
         .context("no tmpfs at /dev/shm and cannot mount one (run as root)")?;
-        Ok(Scratch {
-            dir,
-            label: "tmpfs".into(),
-            mounted: true,
-        })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if self.mounted {
-            let _ = Command::new("umount").arg(&self.dir).status();
-            let _ = fs::remove_dir(&self.dir);
-        } else {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-fn is_tmpfs(path: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: an all-zero statfs is a valid value for statfs to overwrite.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: c is a NUL-terminated path and st a live, writable statfs.
-    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
-    rc == 0 && st.f_type as i64 == TMPFS_MAGIC
+    Ok((scratch, "tmpfs"))
 }
 
 /// Packs about 256 MiB of /usr/lib (whole folders where they fit) into `dir/usr-lib.tar.gz`

@@ -13,24 +13,21 @@
 //! `discard`), and labelled so. Everything made is removed afterwards, on error too (a tmpfs is
 //! unmounted). Needs root and LXC.
 
+mod marker;
+mod tree;
+
+use super::support::{self, is_tmpfs, unique, Scratch};
 use super::Report;
-use crate::util::{self, measure, output, run};
+use crate::util::{self, measure, median, run};
 use anyhow::{bail, Context, Result};
-use std::collections::{HashSet, VecDeque};
+use marker::{time_to_marker, Watch};
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The line the provisioning script prints first.
 const MARKER: &str = "vimage-bench-first-line";
-/// Bytes of /usr/lib/x86_64-linux-gnu (hardlinks counted once) copied into the base, on top
-/// of busybox: at least this much, at most [`LIB_SLACK`] more (bigger entries are skipped).
-const LIB_BYTES: u64 = 200_000_000;
-const LIB_SLACK: u64 = 20_000_000;
-const LIB_DIR: &str = "usr/lib/x86_64-linux-gnu";
 /// Timed runs of `vimage build` per place (each packs the whole base).
 const LATENCY_REPS: usize = 5;
 /// Timed runs of the bare lxc-execute per place (a few ms each).
@@ -39,52 +36,6 @@ const BARE_REPS: usize = 11;
 const PACK_REPS: usize = 3;
 const PYTHON_TARFILE: &str = "import tarfile,sys; t=tarfile.open(sys.argv[2],'w:gz'); \
                               t.add(sys.argv[1], arcname='.'); t.close()";
-
-/// A folder removed with everything in it on drop; with `tmpfs`, a tmpfs is mounted on it
-/// first and unmounted on drop.
-struct Scratch {
-    dir: PathBuf,
-    mounted: bool,
-}
-
-impl Scratch {
-    fn new(dir: PathBuf, tmpfs: bool) -> Result<Scratch> {
-        if dir.exists() {
-            bail!("{} exists already: remove it first", dir.display());
-        }
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut scratch = Scratch {
-            dir,
-            mounted: false,
-        };
-        if tmpfs {
-            run(Command::new("mount")
-                .args(["-t", "tmpfs", "-o", "size=4g", "tmpfs"])
-                .arg(&scratch.dir))?;
-            scratch.mounted = true;
-        }
-        Ok(scratch)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if self.mounted
-            && !Command::new("umount")
-                .arg(&self.dir)
-                .status()
-                .is_ok_and(|s| s.success())
-        {
-            eprintln!(
-                "bench image: cannot unmount the tmpfs on {}",
-                self.dir.display()
-            );
-        }
-        if let Err(e) = fs::remove_dir_all(&self.dir) {
-            eprintln!("bench image: cannot remove {}: {e}", self.dir.display());
-        }
-    }
-}
 
 /// Where a set of timed figures was taken.
 struct Place<'a> {
@@ -99,8 +50,7 @@ struct Tools {
 }
 
 pub fn bench(report: &mut Report) -> Result<()> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !util::is_root() {
         bail!("bench image needs root (LXC containers and a tmpfs mount)");
     }
     let tools = build_tools()?;
@@ -108,23 +58,16 @@ pub fn bench(report: &mut Report) -> Result<()> {
     if let Ok(load) = fs::read_to_string("/proc/loadavg") {
         eprintln!("bench image: load average before: {}", load.trim());
     }
-    let pid = std::process::id();
-    let tmpfs = Scratch::new(
-        std::env::temp_dir().join(format!("vr-bench-image-{pid}")),
-        true,
-    )?;
+    let tmpfs = Scratch::tmpfs(std::env::temp_dir().join(unique("image")), "4g")?;
     // The target dir, not /tmp, which is a tmpfs on some systems.
-    let disk = Scratch::new(
-        util::target_dir().join(format!("vr-bench-image-{pid}")),
-        false,
-    )?;
-    if is_tmpfs(&disk.dir)? {
+    let disk = Scratch::new(util::target_dir().join(unique("image")))?;
+    if is_tmpfs(&disk.dir) {
         eprintln!(
             "bench image: warning: {} is on a tmpfs; the figures labelled `disk` are not",
             disk.dir.display()
         );
     }
-    let (base, tree_bytes) = make_base(&tmpfs.dir)?;
+    let (base, tree_bytes) = tree::make_base(&tmpfs.dir)?;
     let base_bytes = size(&base)?;
     report.figure(
         "base: busybox + /usr/lib subset, uncompressed",
@@ -167,14 +110,7 @@ fn build_tools() -> Result<Tools> {
     util::ensure_tools(util::RUNTIME_TOOLS)?;
     util::ensure_tools(&[("python3", "python3"), ("tar", "tar")])?;
     util::build_bins(true)?;
-    run(Command::new(env!("CARGO")).current_dir(util::root()).args([
-        "build",
-        "--release",
-        "-p",
-        "vimage",
-        "--example",
-        "vpack",
-    ]))?;
+    run(util::cargo().args(["build", "--release", "-p", "vimage", "--example", "vpack"]))?;
     let release = util::target_dir().join("release");
     Ok(Tools {
         vimage: release.join("vimage"),
@@ -207,100 +143,6 @@ fn sizes_and_memory(report: &mut Report, out_bytes: u64, base_bytes: u64, p: &Pa
             "-",
         );
     }
-}
-
-/// Makes `dir/base.tar.gz` (with `tar -czf`) from a busybox rootfs plus the first entries of
-/// the host's /usr/lib/x86_64-linux-gnu, by name, that add up to [`LIB_BYTES`] (skipping any
-/// that would overshoot by more than [`LIB_SLACK`]); returns it and the tree's size in bytes.
-/// The tree itself is removed.
-fn make_base(dir: &Path) -> Result<(PathBuf, u64)> {
-    let root = dir.join("base-tree");
-    for sub in ["bin", "etc", "proc", "sys", "dev", "tmp", "root", LIB_DIR] {
-        let d = root.join(sub);
-        fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
-    }
-    let busybox = output(Command::new("sh").args(["-c", "command -v busybox"]))?;
-    let busybox = busybox.trim();
-    fs::copy(busybox, root.join("bin/busybox"))
-        .with_context(|| format!("cannot copy {busybox}"))?;
-    for applet in output(Command::new(busybox).arg("--list"))?.lines() {
-        if !applet.is_empty() && applet != "busybox" {
-            symlink("busybox", root.join("bin").join(applet))
-                .with_context(|| format!("cannot link applet {applet}"))?;
-        }
-    }
-    let etc = [
-        ("passwd", "root:x:0:0:root:/root:/bin/sh\n"),
-        ("group", "root:x:0:\n"),
-        ("hosts", ""),
-        ("resolv.conf", ""),
-    ];
-    for (name, text) in etc {
-        let path = root.join("etc").join(name);
-        fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))
-        .context("cannot chmod the base's tmp")?;
-
-    let host = Path::new("/").join(LIB_DIR);
-    let mut names: Vec<PathBuf> = fs::read_dir(&host)
-        .and_then(|rd| rd.map(|e| e.map(|e| e.path())).collect())
-        .with_context(|| format!("cannot list {}", host.display()))?;
-    names.sort();
-    let mut picked = Vec::new();
-    let mut lib_bytes = 0;
-    let mut seen = HashSet::new();
-    for path in names {
-        if lib_bytes >= LIB_BYTES {
-            break;
-        }
-        let mut with = seen.clone();
-        let bytes = tree_size(&path, &mut with)?;
-        if lib_bytes + bytes <= LIB_BYTES + LIB_SLACK {
-            lib_bytes += bytes;
-            seen = with;
-            picked.push(path);
-        }
-    }
-    if lib_bytes < LIB_BYTES {
-        bail!(
-            "{} holds only {} (need {})",
-            host.display(),
-            mb(lib_bytes),
-            mb(LIB_BYTES)
-        );
-    }
-    eprintln!(
-        "bench image: copying {} entries of {} ({})",
-        picked.len(),
-        host.display(),
-        mb(lib_bytes)
-    );
-    // Not util::run: the command line holds every entry.
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg("-t")
-        .arg(root.join(LIB_DIR))
-        .args(&picked)
-        .status()
-        .context("cannot start cp")?;
-    if !status.success() {
-        bail!(
-            "cp -a of {} entries of {} failed: {status}",
-            picked.len(),
-            host.display()
-        );
-    }
-    let tree_bytes = tree_size(&root, &mut HashSet::new())?;
-    let base = dir.join("base.tar.gz");
-    run(Command::new("tar")
-        .args(["--numeric-owner", "-czf"])
-        .arg(&base)
-        .arg("-C")
-        .arg(&root)
-        .arg("."))?;
-    fs::remove_dir_all(&root).with_context(|| format!("cannot remove {}", root.display()))?;
-    Ok((base, tree_bytes))
 }
 
 /// What the `vimage build` runs left behind.
@@ -422,7 +264,7 @@ fn packing(place: &Place, tree: &Path, tools: &Tools, report: &mut Report) -> Re
         );
         // Every writer starts with no dirty data of another one waiting to be written back
         // (vpack fsyncs its output; tar and Python leave it to the page cache).
-        write_back()?;
+        support::sync();
         let (t, rss) = measure(
             Command::new(&tools.vpack)
                 .arg(tree)
@@ -431,7 +273,7 @@ fn packing(place: &Place, tree: &Path, tools: &Tools, report: &mut Report) -> Re
         )?;
         vpack.push(t);
         vpack_rss = vpack_rss.max(rss);
-        write_back()?;
+        support::sync();
         // wait4 counts tar's gzip child too: the peak is the larger of the two.
         let (t, rss) = measure(
             Command::new("tar")
@@ -444,7 +286,7 @@ fn packing(place: &Place, tree: &Path, tools: &Tools, report: &mut Report) -> Re
         tar.push(t);
         tar_rss = tar_rss.max(rss);
         if python.is_none() {
-            write_back()?;
+            support::sync();
             python = Some(measure(
                 Command::new("python3")
                     .args(["-c", PYTHON_TARFILE])
@@ -479,114 +321,11 @@ fn packing(place: &Place, tree: &Path, tools: &Tools, report: &mut Report) -> Re
     })
 }
 
-/// Which output of a command carries the marker.
-#[derive(Clone, Copy)]
-enum Watch {
-    Stdout,
-    Stderr,
-}
-
-/// Runs `cmd` with the watched output piped (the other discarded) and returns the time from
-/// spawn until a line containing [`MARKER`] arrived and until the command ended. Fails unless
-/// it exits 0 after printing the marker, showing the last lines it printed.
-fn time_to_marker(mut cmd: Command, watch: Watch) -> Result<(Duration, Duration)> {
-    cmd.stdin(Stdio::null());
-    match watch {
-        Watch::Stdout => cmd.stdout(Stdio::piped()).stderr(Stdio::null()),
-        Watch::Stderr => cmd.stdout(Stdio::null()).stderr(Stdio::piped()),
-    };
-    let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start {}", util::show(&cmd)))?;
-    let pipe: Option<Box<dyn Read>> = match watch {
-        Watch::Stdout => child.stdout.take().map(|p| Box::new(p) as Box<dyn Read>),
-        Watch::Stderr => child.stderr.take().map(|p| Box::new(p) as Box<dyn Read>),
-    };
-    let mut first = None;
-    let mut tail = VecDeque::new();
-    let read = pipe.map(|pipe| -> std::io::Result<()> {
-        let mut reader = BufReader::new(pipe);
-        let mut line = Vec::new();
-        while reader.read_until(b'\n', &mut line)? > 0 {
-            let text = String::from_utf8_lossy(&line).into_owned();
-            if first.is_none() && text.contains(MARKER) {
-                first = Some(start.elapsed());
-            }
-            tail.push_back(text);
-            if tail.len() > 20 {
-                tail.pop_front();
-            }
-            line.clear();
-        }
-        Ok(())
-    });
-    if !matches!(read, Some(Ok(()))) {
-        let _ = child.kill();
-    }
-    let status = child
-        .wait()
-        .with_context(|| format!("cannot wait for {}", util::show(&cmd)))?;
-    let total = start.elapsed();
-    let tail: String = tail.into_iter().collect();
-    match read {
-        Some(Ok(())) => {}
-        Some(Err(e)) => bail!("cannot read the output of {}: {e}", util::show(&cmd)),
-        None => bail!("no pipe to {}", util::show(&cmd)),
-    }
-    if !status.success() {
-        bail!("`{}` failed: {status}\n{tail}", util::show(&cmd));
-    }
-    let first =
-        first.with_context(|| format!("`{}` never printed {MARKER}\n{tail}", util::show(&cmd)))?;
-    Ok((first, total))
-}
-
-/// Bytes in the regular files under `path` (not following symlinks) not counted in `seen`
-/// yet: a file with several hardlinks counts once, as tar stores it once.
-fn tree_size(path: &Path, seen: &mut HashSet<(u64, u64)>) -> Result<u64> {
-    let meta =
-        fs::symlink_metadata(path).with_context(|| format!("cannot stat {}", path.display()))?;
-    if meta.is_file() {
-        return Ok(if seen.insert((meta.dev(), meta.ino())) {
-            meta.len()
-        } else {
-            0
-        });
-    }
-    if !meta.is_dir() {
-        return Ok(0);
-    }
-    let mut total = 0;
-    for entry in fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))? {
-        let entry = entry.with_context(|| format!("cannot list {}", path.display()))?;
-        total += tree_size(&entry.path(), seen)?;
-    }
-    Ok(total)
-}
-
+/// Bytes of the file at `path`.
 fn size(path: &Path) -> Result<u64> {
     Ok(fs::metadata(path)
         .with_context(|| format!("cannot stat {}", path.display()))?
         .len())
-}
-
-/// Writes every dirty page back (`sync`), so the next timed run does not pay for another's.
-fn write_back() -> Result<()> {
-    let status = Command::new("sync").status().context("cannot start sync")?;
-    if !status.success() {
-        bail!("sync failed: {status}");
-    }
-    Ok(())
-}
-
-fn is_tmpfs(path: &Path) -> Result<bool> {
-    Ok(output(Command::new("stat").args(["-f", "-c", "%T"]).arg(path))?.trim() == "tmpfs")
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 /// Bytes as decimal megabytes with one decimal.

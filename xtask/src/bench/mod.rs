@@ -5,6 +5,7 @@
 mod fetch;
 mod image;
 mod run;
+mod support;
 mod uptest;
 
 use anyhow::{bail, Result};

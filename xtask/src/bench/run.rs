@@ -2,65 +2,14 @@
 //! use of many procs of one image. Everything happens in a temporary VR_ROOT on a tmpfs
 //! (unmounted afterwards); needs root and LXC.
 
+use super::support::{unique, Scratch};
 use super::Report;
-use crate::util::{self, median_of, output, run};
+use crate::util::{self, median, median_of, output, run};
 use anyhow::{bail, Context, Result};
 use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A tmpfs mounted on a fresh folder, unmounted and removed on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount() -> Result<Tmpfs> {
-        let dir = std::env::temp_dir().join(format!("vr-bench-run-{}", std::process::id()));
-        fs::create_dir_all(&dir)?;
-        run(Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=4g", "tmpfs"])
-            .arg(&dir))?;
-        Ok(Tmpfs(dir))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = fs::remove_dir(&self.0);
-    }
-}
-
-fn busybox_image(dir: &Path, out: &Path) -> Result<()> {
-    let root = dir.join("image-rootfs");
-    for sub in ["bin", "etc", "proc", "sys", "dev", "tmp", "app"] {
-        fs::create_dir_all(root.join(sub))?;
-    }
-    let busybox = output(Command::new("sh").args(["-c", "command -v busybox"]))?;
-    fs::copy(busybox.trim(), root.join("bin/busybox"))?;
-    let list = output(Command::new(busybox.trim()).arg("--list"))?;
-    for applet in list.lines().filter(|a| !a.is_empty() && *a != "busybox") {
-        let _ = symlink("busybox", root.join("bin").join(applet));
-    }
-    fs::write(
-        root.join("etc/passwd"),
-        "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n",
-    )?;
-    fs::write(root.join("etc/group"), "root:x:0:\napp:x:1000:\n")?;
-    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
-    tar_gz(&root, out)
-}
-
-fn tar_gz(dir: &Path, out: &Path) -> Result<()> {
-    run(Command::new("tar")
-        .arg("--numeric-owner")
-        .arg("-czf")
-        .arg(out)
-        .arg("-C")
-        .arg(dir)
-        .arg("."))
-}
+use std::time::Instant;
 
 /// A build with a Procfile and `payload_mb` MB of incompressible data.
 fn build(dir: &Path, name: &str, payload_mb: usize, out: &Path) -> Result<()> {
@@ -73,7 +22,7 @@ fn build(dir: &Path, name: &str, payload_mb: usize, out: &Path) -> Result<()> {
             .arg(format!("of={}", app.join("payload.bin").display()))
             .args(["bs=1M", &format!("count={payload_mb}"), "status=none"]))?;
     }
-    tar_gz(&app, out)
+    vr_tests::tar_gz(&app, out).with_context(|| format!("cannot pack {}", app.display()))
 }
 
 fn proc_yaml(dir: &Path, app: &str, port: u16, image: &Path, build: &Path) -> Result<PathBuf> {
@@ -99,20 +48,14 @@ fn du_kib(path: &Path) -> Result<u64> {
 }
 
 pub fn bench(report: &mut Report) -> Result<()> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || !util::have("lxc-execute") {
+    if !util::is_root() || !util::have("lxc-execute") {
         bail!("bench run needs root and LXC (lxc-execute)");
     }
     // Only vrun is needed (the static vuptest is not used here).
-    run(Command::new(env!("CARGO")).current_dir(util::root()).args([
-        "build",
-        "--release",
-        "-p",
-        "vrun",
-    ]))?;
+    run(util::cargo().args(["build", "--release", "-p", "vrun"]))?;
     let vrun = util::target_dir().join("release/vrun");
-    let fs_root = Tmpfs::mount()?;
-    let dir = &fs_root.0;
+    let fs_root = Scratch::tmpfs(std::env::temp_dir().join(unique("run")), "4g")?;
+    let dir = &fs_root.dir;
     let vr_root = dir.join("vr");
     let vrun_cmd = |args: &[&str], yaml: &Path| {
         let mut c = Command::new(&vrun);
@@ -124,7 +67,7 @@ pub fn bench(report: &mut Report) -> Result<()> {
         c
     };
     let image = dir.join("busybox.tar.gz");
-    busybox_image(dir, &image)?;
+    vr_tests::busybox_image(&image).with_context(|| format!("cannot make {}", image.display()))?;
     let small = dir.join("small.tar.gz");
     build(dir, "small", 0, &small)?;
 
@@ -177,10 +120,6 @@ pub fn bench(report: &mut Report) -> Result<()> {
         base.push(start.elapsed());
         fs::remove_dir_all(&target)?;
     }
-    let median = |v: &mut Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
     report.time(
         "vrun setup, 2nd proc, 20 MB build (tmpfs)",
         median(&mut ours),

@@ -4,7 +4,7 @@
 //! each over spawning and waiting for the same scripts directly (no capture, no JSON).
 
 use super::{fmt_dur, Report};
-use crate::util::{self, measure};
+use crate::util::{self, measure, median};
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -75,7 +75,7 @@ pub fn bench(report: &mut Report) -> Result<()> {
         b.push(measure(&mut run(&go))?.0);
         c.push(direct()?);
     }
-    let (t_ours, t_go, t_direct) = (median(a), median(b), median(c));
+    let (t_ours, t_go, t_direct) = (median(&mut a), median(&mut b), median(&mut c));
 
     report.time(
         &format!("uptest: {UPTESTS} trivial uptests, wall"),
@@ -103,11 +103,6 @@ pub fn bench(report: &mut Report) -> Result<()> {
         "-",
     );
     Ok(())
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
 }
 
 /// The Go uptester from the vr.runners wheel: downloaded with pip and extracted once.
