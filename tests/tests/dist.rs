@@ -278,7 +278,7 @@ fn flow(vimage: Option<&Path>) -> Flow {
     let uptest = app.join("uptests/web/01_page");
     fs::write(
         &uptest,
-        "#!/bin/sh\nfor i in $(seq 50); do\n  if wget -q -O- \"http://$1:$2/\" 2>/dev/null | grep -q package; then echo \"page ok on $1:$2\"; exit 0; fi\n  sleep 0.1\ndone\necho no page; exit 1\n",
+        "#!/bin/sh\nfor i in $(seq 300); do\n  if wget -q -O- \"http://$1:$2/\" 2>/dev/null | grep -q package; then echo \"page ok on $1:$2\"; exit 0; fi\n  sleep 0.1\ndone\necho no page; exit 1\n",
     )
     .unwrap();
     fs::set_permissions(&uptest, fs::Permissions::from_mode(0o755)).unwrap();

@@ -46,7 +46,7 @@ pub fn env() -> Env {
     };
     script(
         "01_pass",
-        "#!/bin/sh\nfor i in $(seq 50); do\n  if wget -q -O- \"http://$1:$2/\" 2>/dev/null | grep -q hello; then echo page ok; exit 0; fi\n  sleep 0.1\ndone\necho no page; exit 1\n",
+        "#!/bin/sh\nfor i in $(seq 300); do\n  if wget -q -O- \"http://$1:$2/\" 2>/dev/null | grep -q hello; then echo page ok; exit 0; fi\n  sleep 0.1\ndone\necho no page; exit 1\n",
     );
     script("02_fail", "#!/bin/sh\necho failing on purpose\nexit 3\n");
     script(".hidden", "#!/bin/sh\nexit 0\n");
