@@ -254,7 +254,7 @@ fn run_container(
     let c = container(cfg, rootfs);
     let text = vr_lxc::render(&c, &version, &cgroups)?;
     let config = scratch.path("container.lxc");
-    fs::write(&config, text).map_err(io_err("write", &config))?;
+    fs::write(&config, &text).map_err(io_err("write", &config))?;
     let exec = Execute {
         name: container_name(cfg),
         config,
@@ -262,6 +262,8 @@ fn run_container(
         command: command.into_iter().map(Into::into).collect(),
     };
     let mut cmd = exec.command();
+    let marker = vr_lxc::StartMarker::new(scratch.path("started"));
+    marker.arm(&mut cmd);
     let tee = match log {
         Some(log) => {
             let tee = Tee::create(log).map_err(io_err("create the log", log))?;
@@ -288,6 +290,15 @@ fn run_container(
             path: log.to_path_buf(),
             source,
         });
+    }
+    // lxc-execute exits 1 both for a script's `exit 1` and when LXC cannot start at all.
+    if let Outcome::Exited(code) = outcome {
+        if code != 0 && vr_lxc::reports_start(&text) && !marker.started() {
+            return Err(BuildError::NotStarted {
+                base: cfg.base_image_name.clone(),
+                code,
+            });
+        }
     }
     Ok(outcome)
 }

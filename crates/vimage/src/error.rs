@@ -44,6 +44,14 @@ pub enum BuildError {
     /// A signal asked the build to stop: everything was cleaned up.
     #[error("interrupted by signal {0}; no image was written")]
     Interrupted(nix::sys::signal::Signal),
+    /// LXC could not start the container (the script never ran): no tarball was written.
+    #[error("the container on {base} did not start (lxc-execute exited {code}; LXC's messages are above); no image was written")]
+    NotStarted {
+        /// `base_image_name`.
+        base: String,
+        /// lxc-execute's exit status.
+        code: i32,
+    },
     /// The provisioning script failed: no tarball was written.
     #[error(
         "the provisioning script {script} failed with {}; no image was written",

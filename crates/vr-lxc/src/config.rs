@@ -311,6 +311,12 @@ pub fn render(cfg: &ContainerConfig, v: &LxcVersion, cgroups: &CgroupHost) -> Re
             return Err(unsupported("running the command as a user", "2.0", v));
         }
     }
+    if crate::started::has_start_hook(v) {
+        line(
+            crate::started::START_HOST_KEY,
+            crate::started::START_HOST_HOOK,
+        );
+    }
     for (key, value) in &cfg.environment {
         plain("environment variable", key)?;
         plain("environment variable", value)?;

@@ -61,6 +61,7 @@ lxc.cgroup.memory.limit_in_bytes = 104857600
 lxc.cgroup.memory.memsw.limit_in_bytes = 209715200
 lxc.init.uid = 1000
 lxc.init.gid = 1001
+lxc.hook.start-host = /bin/sh -c '[ -z \"$VR_STARTED\" ] || : > \"$VR_STARTED\"'
 lxc.mount.entry = proc proc proc ro,nodev,noexec,nosuid,create=dir 0 0
 lxc.mount.entry = sysfs sys sysfs ro,nodev,noexec,nosuid,create=dir 0 0
 lxc.mount.entry = devpts dev/pts devpts newinstance,ptmxmode=0666,nosuid,noexec,create=dir 0 0
@@ -120,6 +121,11 @@ fn keys_per_version() {
             lacks: legacy_lacks,
         },
         Case {
+            version: LxcVersion::new(2, 0, 1),
+            has: &[],
+            lacks: &["lxc.hook.start-host"],
+        },
+        Case {
             version: LxcVersion::new(5, 0, 0),
             has: &[
                 "lxc.uts.name = ",
@@ -127,6 +133,7 @@ fn keys_per_version() {
                 "lxc.net.0.type = none",
                 "lxc.apparmor.profile = unconfined",
                 "lxc.pty.max = 64",
+                "lxc.hook.start-host = /bin/sh -c ",
             ],
             lacks: &[
                 "lxc.rootfs =",

@@ -27,7 +27,9 @@
 //! returns the command's status, 128+N after signal N). [`Foreground`] / [`run_foreground`]
 //! spawn it with SIGTERM/SIGINT/SIGHUP/SIGCHLD blocked (no signal can slip between spawn and
 //! wait), forward those signals to the command inside ([`forward_target`]) and return its
-//! [`Outcome`]. Call them before starting threads.
+//! [`Outcome`]. Call them before starting threads. Configs for LXC 3.0 and later carry a
+//! start-host hook, so that with a [`StartMarker`] a caller can tell a container that never
+//! started from a command that exited non-zero ([`reports_start`]).
 //!
 //! # Recipes
 //!
@@ -53,6 +55,7 @@ mod devices;
 mod error;
 mod exec;
 mod leftovers;
+mod started;
 mod sys;
 mod version;
 
@@ -67,5 +70,6 @@ pub use exec::{
     forward_target, run_foreground, Execute, Foreground, ForwardTo, Outcome, FORWARDED,
 };
 pub use leftovers::Leftovers;
+pub use started::{reports_start, StartMarker, STARTED_ENV};
 pub use sys::{CmdOutput, FakeSys, RealSys, Sys};
 pub use version::{detect_version, LxcVersion};

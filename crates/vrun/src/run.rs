@@ -40,8 +40,26 @@ pub fn run(file: &Path) -> Result<ExitCode, Stop> {
         lxcpath: None,
         command: vec!["/bin/sh".into(), vr_proc::PROC_SH.into()],
     };
-    let outcome =
-        vr_lxc::run_foreground(&RealSys, execute.command()).map_err(|e| not_started(e.into()))?;
+    // Tell "LXC could not start the container" (lxc-execute exits 1) from "the proc exited 1".
+    let config_text = std::fs::read_to_string(&proc.paths.lxc_config)
+        .with_context(|| format!("cannot read {}", proc.paths.lxc_config.display()))
+        .map_err(not_started)?;
+    let marker = vr_lxc::StartMarker::new(
+        proc.paths
+            .dir
+            .join(format!(".started-{}", std::process::id())),
+    );
+    let mut command = execute.command();
+    marker.arm(&mut command);
+    let outcome = vr_lxc::run_foreground(&RealSys, command).map_err(|e| not_started(e.into()))?;
+    if let vr_lxc::Outcome::Exited(code) = outcome {
+        if code != 0 && vr_lxc::reports_start(&config_text) && !marker.started() {
+            return Err(not_started(anyhow::anyhow!(
+                "the container of {} did not start (lxc-execute exited {code}; LXC's messages are above)",
+                proc.name
+            )));
+        }
+    }
     Ok(exit_code(outcome.code()))
 }
 

@@ -131,3 +131,43 @@ fn script_over_http_404_is_refused() {
     let o = w.vimage(&["build", yaml.to_str().unwrap()]);
     assert_failed_cleanly(&w, &o, 2, "404", "nf");
 }
+
+#[test]
+fn a_container_that_cannot_start_is_not_called_a_failing_script() {
+    if !vr_tests::e2e_ready("vimage a_container_that_cannot_start") {
+        return;
+    }
+    // A base whose /etc is a file: LXC cannot bind /etc/resolv.conf into it, so the container
+    // never starts. lxc-execute then exits 1, like a script's `exit 1`: the error must say
+    // which of the two happened.
+    let w = World::new();
+    let rootfs = w.tmp.path().join("etcfile");
+    vr_tests::busybox_rootfs(&rootfs).unwrap();
+    fs::remove_dir_all(rootfs.join("etc")).unwrap();
+    fs::write(rootfs.join("etc"), "not a folder\n").unwrap();
+    fs::create_dir(w.tmp.path().join("www/etcfile")).unwrap();
+    let base = w.tmp.path().join("www/etcfile/base.tar.gz");
+    vr_tests::tar_gz(&rootfs, &base).unwrap();
+    let script = w.script("ok.sh", "#!/bin/sh\necho never printed\n");
+    let yaml = w.yaml(
+        "etcfile.yaml",
+        &format!(
+            "base_image_url: {}\nbase_image_name: busybox-base\nnew_image_name: etcfile\nscript_url: {}\n",
+            base.display(),
+            script.display()
+        ),
+    );
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert_failed_cleanly(
+        &w,
+        &o,
+        2,
+        "the container on busybox-base did not start (lxc-execute exited 1; LXC's messages are above); no image was written",
+        "etcfile",
+    );
+    assert!(
+        !stderr(&o).contains("provisioning script"),
+        "{}",
+        stderr(&o)
+    );
+}

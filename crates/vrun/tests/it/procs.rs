@@ -38,13 +38,56 @@ fn exit_status_passes_through() {
         return;
     }
     let env = env();
-    let yaml = env.proc_yaml(
-        &app_name("exit"),
-        free_port(),
-        "proc_name: x\ncmd: exit 7\n",
-    );
+    // 1 is also what lxc-execute exits with when the container cannot start: a proc's own 1
+    // must still come through as 1, not as vrun's 125.
+    for code in [7, 1] {
+        let yaml = env.proc_yaml(
+            &app_name(&format!("exit{code}")),
+            free_port(),
+            &format!("proc_name: x\ncmd: exit {code}\n"),
+        );
+        ok(&env.run(&["setup"], &yaml));
+        let out = env.run(&["run"], &yaml);
+        assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("did not start"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_container_that_cannot_start_is_125() {
+    if !vr_tests::e2e_ready("vrun a_container_that_cannot_start_is_125") {
+        return;
+    }
+    let env = env();
+    let port = free_port();
+    let app = app_name("nostart");
+    let yaml = env.proc_yaml(&app, port, "proc_name: x\ncmd: exit 0\n");
     ok(&env.run(&["setup"], &yaml));
-    assert_eq!(env.run(&["run"], &yaml).status.code(), Some(7));
+    // The overlay's lower layer is gone: LXC cannot mount the rootfs, the proc never runs.
+    let contents = env.root.join("images/busybox/contents");
+    let moved = env.root.join("images/busybox/moved");
+    fs::rename(&contents, &moved).unwrap();
+    let out = env.run(&["run"], &yaml);
+    fs::rename(&moved, &contents).unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    let name = container(&app, "x", port);
+    let last = stderr(&out).lines().last().unwrap_or_default().to_owned();
+    assert_eq!(
+        last,
+        format!(
+            "vrun: the container of {name} did not start (lxc-execute exited 1; LXC's messages are above)"
+        )
+    );
+    // Nothing of the failed start is left, and the proc still runs once its image is back.
+    let dir = env.proc_dir(&name);
+    let hidden: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+    nothing_left(&name, &env.root);
+    ok(&env.run(&["run"], &yaml));
 }
 
 #[test]
