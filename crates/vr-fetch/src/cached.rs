@@ -1,10 +1,11 @@
 //! `ensure_unpacked`: a tarball fetched into the cache and unpacked once beside it, shared by
 //! every user of the cache entry (vrun's images, vimage's base images).
 //!
-//! Beside the unpacked folder a stamp `.<folder>.md5` records the md5 of the tarball it came
-//! from. When the folder exists and the stamp matches the md5 asked for (or no md5 is asked
-//! for), nothing is read at all: a cached image of hundreds of MB is not hashed again on every
-//! use. Otherwise the tarball is ensured (md5-checked, fetched again when needed) and, under
+//! Beside the unpacked folder a stamp `.<folder>.md5` records the md5 and the file name of the
+//! tarball it came from, as a line of `md5sum`. When the folder exists and the stamp matches
+//! the md5 asked for (or, when no md5 is asked for, the tarball's file name: a new URL under
+//! the same image name is fetched, as `ensure` would), nothing is read at all: a cached image
+//! of hundreds of MB is not hashed again on every use. Otherwise the tarball is ensured (md5-checked, fetched again when needed) and, under
 //! the lock `<folder>.lock`, a folder that is missing or was unpacked from another tarball is
 //! (re)unpacked and stamped; concurrent callers wait for one another and unpack once.
 
@@ -41,12 +42,29 @@ pub fn stamp_path(contents: &Path) -> PathBuf {
     contents.with_file_name(format!(".{name}.md5"))
 }
 
-fn stamp_matches(stamp: &Path, md5: Option<&str>) -> bool {
+/// The stamp's text: `<md5>  <tarball file name>` and a newline, as `md5sum` writes it.
+fn stamp_text(md5: &str, tarball: &Path) -> String {
+    format!("{md5}  {}\n", file_name(tarball))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Whether the folder stamped `stamp` came from the tarball asked for: the same md5 when one
+/// is given, else the same tarball file name (stamps of older versions hold only an md5:
+/// those match an md5 alone).
+fn stamp_matches(stamp: &Path, md5: Option<&str>, tarball: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(stamp) else {
+        return false;
+    };
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    let (have_md5, have_name) = line.split_once("  ").unwrap_or((line, ""));
     match md5 {
-        None => true,
-        Some(want) => fs::read_to_string(stamp)
-            .map(|have| have.trim().eq_ignore_ascii_case(want.trim()))
-            .unwrap_or(false),
+        Some(want) => have_md5.trim().eq_ignore_ascii_case(want.trim()),
+        None => !have_name.is_empty() && have_name == file_name(tarball),
     }
 }
 
@@ -61,7 +79,7 @@ pub fn ensure_unpacked(
     progress: &dyn Progress,
 ) -> Result<Unpacked> {
     let stamp = stamp_path(contents);
-    if contents.is_dir() && stamp_matches(&stamp, md5) {
+    if contents.is_dir() && stamp_matches(&stamp, md5, tarball) {
         return Ok(Unpacked::Cached);
     }
     let fetched = ensure_with(source, tarball, md5, progress)?;
@@ -69,7 +87,7 @@ pub fn ensure_unpacked(
         fs::create_dir_all(parent).map_err(io("create directory", parent))?;
     }
     let _lock = EntryLock::acquire(&lock_path(contents))?;
-    if contents.is_dir() && stamp_matches(&stamp, Some(&fetched.md5)) {
+    if contents.is_dir() && stamp_matches(&stamp, Some(&fetched.md5), tarball) {
         return Ok(Unpacked::Ensured {
             fetched,
             unpacked: false,
@@ -78,7 +96,7 @@ pub fn ensure_unpacked(
     // Missing, or unpacked from another tarball: unpack() swaps the new tree in atomically.
     remove(&stamp)?;
     unpack(tarball, contents, opts)?;
-    fs::write(&stamp, format!("{}\n", fetched.md5)).map_err(io("write", &stamp))?;
+    fs::write(&stamp, stamp_text(&fetched.md5, tarball)).map_err(io("write", &stamp))?;
     Ok(Unpacked::Ensured {
         fetched,
         unpacked: true,
@@ -131,10 +149,8 @@ mod tests {
         );
         assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "one");
         assert_eq!(
-            fs::read_to_string(cache.join(".contents.md5"))
-                .unwrap()
-                .trim(),
-            md5
+            fs::read_to_string(cache.join(".contents.md5")).unwrap(),
+            format!("{md5}  image.tar.gz\n")
         );
         // The source may vanish: a stamped cache entry is not read again.
         fs::remove_file(&src).unwrap();
@@ -155,12 +171,9 @@ mod tests {
             "{second:?}"
         );
         assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "two");
-        assert_eq!(
-            fs::read_to_string(cache.join(".contents.md5"))
-                .unwrap()
-                .trim(),
-            md5_b
-        );
+        assert!(fs::read_to_string(cache.join(".contents.md5"))
+            .unwrap()
+            .starts_with(&format!("{md5_b}  ")));
     }
 
     #[test]
@@ -205,16 +218,50 @@ mod tests {
     fn stamp_matching() {
         let tmp = tempfile::tempdir().unwrap();
         let stamp = tmp.path().join(".contents.md5");
-        assert!(
-            stamp_matches(&stamp, None),
-            "no md5 asked: any folder will do"
-        );
-        assert!(
-            !stamp_matches(&stamp, Some("abc")),
-            "no stamp: not verified"
-        );
+        let tarball = Path::new("/apps/images/x/stack 1.tar.gz");
+        let other = Path::new("/apps/images/x/stack-2.tar.gz");
+        assert!(!stamp_matches(&stamp, None, tarball), "no stamp");
+        assert!(!stamp_matches(&stamp, Some("abc"), tarball), "no stamp");
+        fs::write(&stamp, stamp_text("ABC", tarball)).unwrap();
+        assert_eq!(fs::read_to_string(&stamp).unwrap(), "ABC  stack 1.tar.gz\n");
+        assert!(stamp_matches(&stamp, Some("abc"), tarball));
+        assert!(stamp_matches(&stamp, Some("abc"), other), "same md5");
+        assert!(!stamp_matches(&stamp, Some("abd"), tarball));
+        assert!(stamp_matches(&stamp, None, tarball), "same file, no md5");
+        assert!(!stamp_matches(&stamp, None, other), "another URL");
+        // A stamp of an older version: the md5 alone.
         fs::write(&stamp, "ABC\n").unwrap();
-        assert!(stamp_matches(&stamp, Some("abc")));
-        assert!(!stamp_matches(&stamp, Some("abd")));
+        assert!(stamp_matches(&stamp, Some("abc"), tarball));
+        assert!(!stamp_matches(&stamp, None, tarball));
+    }
+
+    #[test]
+    fn without_md5_a_new_url_is_fetched_not_answered_from_the_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, _) = tarball(tmp.path(), "a.tar.gz", "one");
+        let (b, _) = tarball(tmp.path(), "b.tar.gz", "two");
+        let cache = tmp.path().join("cache");
+        let at = |src: &Path, name: &str| {
+            ensure_unpacked(
+                src.to_str().unwrap(),
+                &cache.join(name),
+                &cache.join("contents"),
+                None,
+                &UnpackOptions::default(),
+                &NoProgress,
+            )
+        };
+        at(&a, "a.tar.gz").unwrap();
+        assert_eq!(at(&a, "a.tar.gz").unwrap(), Unpacked::Cached);
+        let second = at(&b, "b.tar.gz").unwrap();
+        assert!(
+            matches!(second, Unpacked::Ensured { unpacked: true, .. }),
+            "{second:?}"
+        );
+        assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "two");
+        // A source that cannot be fetched is an error, not the old folder.
+        let gone = tmp.path().join("gone.tar.gz");
+        assert!(at(&gone, "gone.tar.gz").is_err());
+        assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "two");
     }
 }
