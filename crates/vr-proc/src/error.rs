@@ -19,6 +19,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The file is larger than vr reads ([`crate::MAX_CONFIG_BYTES`]).
+    #[error("{}: larger than {limit} bytes, refused", file.display())]
+    TooLarge {
+        /// The file.
+        file: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A file of a build (the Procfile) is not a regular file.
+    #[error("{}: is {what}, expected a regular file", file.display())]
+    NotAFile {
+        /// The file.
+        file: PathBuf,
+        /// What it is (`a symlink`, `a folder`, ...).
+        what: &'static str,
+    },
     /// The file holds no YAML document (or only `null`).
     #[error("{}: file is empty, expected a map of keys", file.display())]
     Empty {

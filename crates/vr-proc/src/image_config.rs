@@ -41,10 +41,7 @@ const KEYS: &[KeySpec] = &[
 impl ImageConfig {
     /// Reads and parses the image.yaml at `path`.
     pub fn load(path: &Path) -> Result<ImageConfig> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            file: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::read_config(path)?;
         Self::parse(path, &text)
     }
 

@@ -16,6 +16,7 @@ mod layout;
 mod names;
 mod proc_config;
 mod procfile;
+mod read;
 mod render;
 mod settings;
 mod users;
@@ -34,6 +35,7 @@ pub use layout::{Layout, ProcPaths, DEFAULT_ROOT};
 pub use names::{check_name, name_problem, url_basename};
 pub use proc_config::{mem_size_bytes, ProcConfig, Volume};
 pub use procfile::{command_for, procfile_command};
+pub use read::{read_config, read_unpacked_file, too_deep, MAX_CONFIG_BYTES, MAX_NESTING};
 pub use render::{
     env_sh, env_value, proc_sh, shell_quote, APP_DIR, ENV_SH, PROC_SH, SETTINGS_YAML,
 };

@@ -107,10 +107,7 @@ const KEYS: &[KeySpec] = &[
 impl ProcConfig {
     /// Reads and parses the proc.yaml at `path`.
     pub fn load(path: &Path) -> Result<ProcConfig> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            file: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::read_config(path)?;
         Self::parse(path, &text)
     }
 

@@ -51,10 +51,11 @@ impl Proc {
 /// The uid and gid the app runs as: `user` (required) and `group` (default: the user's primary
 /// group) resolved in the image's /etc/passwd and /etc/group.
 pub fn resolve_user(cfg: &ProcConfig, contents: &Path) -> Result<(u32, u32)> {
-    let read = |rel: &str| {
+    let read = |rel: &str| -> Result<String> {
         let path = contents.join(rel);
-        std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the image's {}", path.display()))
+        vr_proc::read_unpacked_file(&path)
+            .with_context(|| format!("cannot read the image's /{rel}"))?
+            .with_context(|| format!("the image has no /{rel} ({} is missing)", path.display()))
     };
     let user = cfg.require("user")?;
     let passwd = read("etc/passwd")?;

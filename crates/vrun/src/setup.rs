@@ -59,11 +59,7 @@ fn do_setup(proc: &Proc) -> Result<()> {
         .context("build")?;
 
     let procfile = app.join("Procfile");
-    let procfile_text = match std::fs::read_to_string(&procfile) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", procfile.display())),
-    };
+    let procfile_text = vr_proc::read_unpacked_file(&procfile)?;
     let command = vr_proc::command_for(cfg, procfile_text.as_deref(), &procfile)?;
     let port = cfg.port()?;
     for v in &cfg.volumes {

@@ -171,3 +171,29 @@ fn a_container_that_cannot_start_is_not_called_a_failing_script() {
         stderr(&o)
     );
 }
+
+#[test]
+fn hostile_image_yaml_fails_fast_with_one_line() {
+    let w = World::new();
+    let deep = w.yaml(
+        "deep.yaml",
+        &format!("env: {}{}\n", "{a: ".repeat(100_000), "}".repeat(100_000)),
+    );
+    for cmd in ["build", "shell"] {
+        let o = w.vimage(&[cmd, deep.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2));
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "vimage: {} line 1: invalid YAML: lists or maps nested more than 64 levels deep\n",
+                deep.display()
+            )
+        );
+        let o = w.vimage(&[cmd, "/dev/zero"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert_eq!(
+            stderr(&o),
+            "vimage: /dev/zero: larger than 1048576 bytes, refused\n"
+        );
+    }
+}

@@ -115,6 +115,16 @@ pub(crate) fn parse_fields(file: &Path, text: &str, keys: &[KeySpec]) -> Result<
 
 /// Parses `text` as one YAML document; an empty document is [`Error::Empty`].
 pub(crate) fn parse_document(file: &Path, text: &str) -> Result<Value> {
+    if let Some(line) = crate::too_deep(text, crate::MAX_NESTING) {
+        return Err(Error::Syntax {
+            file: file.to_path_buf(),
+            line: Some(line),
+            message: format!(
+                "lists or maps nested more than {} levels deep",
+                crate::MAX_NESTING
+            ),
+        });
+    }
     let doc: Value = serde_yaml::from_str(text).map_err(|err| syntax(file, &err))?;
     if doc.is_null() {
         return Err(Error::Empty {

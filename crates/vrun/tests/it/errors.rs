@@ -155,3 +155,63 @@ fn env_without_image() -> Env {
         tmp,
     }
 }
+
+#[test]
+fn hostile_yaml_files_fail_fast_with_one_line() {
+    // Each would otherwise hang vrun: an endless file, and flow lists nested so deep that
+    // the YAML parser takes minutes (its time grows with the square of the depth).
+    let env = env_without_image();
+    let deep = env.tmp.path().join("deep.yaml");
+    fs::write(
+        &deep,
+        format!(
+            "app_name: a\nsettings: {}{}\n",
+            "[".repeat(200_000),
+            "]".repeat(200_000)
+        ),
+    )
+    .unwrap();
+    for (yaml, want) in [
+        (
+            Path::new("/dev/zero").to_path_buf(),
+            "vrun: /dev/zero: larger than 1048576 bytes, refused\n".to_string(),
+        ),
+        (
+            deep.clone(),
+            format!(
+                "vrun: {} line 2: invalid YAML: lists or maps nested more than 64 levels deep\n",
+                deep.display()
+            ),
+        ),
+    ] {
+        for cmd in ["setup", "run", "uptest", "teardown", "shell"] {
+            let out = env.run(&[cmd], &yaml);
+            assert_eq!(stderr(&out), want, "{cmd}");
+            assert_ne!(out.status.code(), Some(0), "{cmd}");
+            assert!(out.stdout.is_empty(), "{cmd}");
+        }
+    }
+}
+
+#[test]
+fn a_procfile_that_is_a_symlink_is_not_followed() {
+    if !vr_tests::e2e_ready("vrun a_procfile_that_is_a_symlink_is_not_followed") {
+        return;
+    }
+    // A build whose Procfile points at a host file (or /dev/zero): vrun must not read it.
+    let mut env = env();
+    let app = env.tmp.path().join("evil-app");
+    fs::create_dir(&app).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", app.join("Procfile")).unwrap();
+    let build = env.tmp.path().join("files/evil-build.tar.gz");
+    vr_tests::tar_gz(&app, &build).unwrap();
+    env.build_md5 = vr_tests::md5_file(&build).unwrap();
+    env.build = build;
+    let yaml = env.proc_yaml(&app_name("evil"), free_port(), "proc_name: web\n");
+    fails_then_teardown(
+        &env,
+        &yaml,
+        2,
+        "/rootfs/app/Procfile: is a symlink, expected a regular file",
+    );
+}
