@@ -72,6 +72,14 @@ pub enum Error {
         /// The value given.
         value: String,
     },
+    /// A local source is not a regular file (a device, a named pipe, a folder).
+    #[error("{} is {what}, not a file to fetch", path.display())]
+    NotAFile {
+        /// The local path.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
     /// The URL scheme is neither http(s) nor file.
     #[error("unsupported URL scheme in {url}: expected http, https, file or a local path")]
     UnsupportedScheme {

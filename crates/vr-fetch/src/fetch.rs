@@ -81,6 +81,24 @@ pub fn ensure_with(
     })
 }
 
+/// What a file that is not a regular file is, for errors.
+fn file_kind(kind: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// Where the bytes come from.
 enum Origin {
     Http(String),
@@ -107,6 +125,15 @@ impl Origin {
     fn open(&self) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
         match self {
             Origin::Local(path) => {
+                // Checked before opening: opening a named pipe would block, and a device
+                // would be copied without end.
+                let meta = fs::metadata(path).map_err(io("open", path))?;
+                if !meta.is_file() {
+                    return Err(Error::NotAFile {
+                        path: path.clone(),
+                        what: file_kind(&meta.file_type()),
+                    });
+                }
                 let file = File::open(path).map_err(io("open", path))?;
                 let len = file.metadata().map_err(io("stat", path))?.len();
                 Ok((Box::new(file), Some(len)))

@@ -2,6 +2,7 @@
 
 use crate::World;
 use std::fs;
+use std::path::Path;
 use vr_tests::stderr;
 
 fn assert_failed_cleanly(w: &World, o: &std::process::Output, code: i32, needle: &str, name: &str) {
@@ -113,7 +114,17 @@ fn script_url_that_is_a_directory_is_refused() {
     let dir = w.tmp.path().join("www");
     let yaml = w.image_yaml("dir", &dir, "");
     let o = w.vimage(&["build", yaml.to_str().unwrap()]);
-    assert_failed_cleanly(&w, &o, 2, "script_url", "dir");
+    let want = format!(
+        "script_url {}: {} is a folder, not a file to fetch",
+        dir.display(),
+        dir.display()
+    );
+    assert_failed_cleanly(&w, &o, 2, &want, "dir");
+    // A device would be copied without end.
+    let yaml = w.image_yaml("zero", Path::new("/dev/zero"), "");
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    let want = "script_url /dev/zero: /dev/zero is a character device, not a file to fetch";
+    assert_failed_cleanly(&w, &o, 2, want, "zero");
 }
 
 #[test]

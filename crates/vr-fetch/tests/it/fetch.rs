@@ -175,6 +175,41 @@ fn missing_local_source_is_named() {
 }
 
 #[test]
+fn a_local_source_must_be_a_regular_file() {
+    // A device would be copied forever (filling the disk), a named pipe would block forever.
+    let cache = tempfile::tempdir().unwrap();
+    let dest = cache.path().join("x.tar.gz");
+    let fifo = cache.path().join("pipe.tar.gz");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let dir = cache.path().join("folder.tar.gz");
+    fs::create_dir(&dir).unwrap();
+    for (source, what) in [
+        ("/dev/zero".to_string(), "a character device"),
+        (format!("file://{}", fifo.display()), "a named pipe"),
+        (dir.display().to_string(), "a folder"),
+    ] {
+        let err = ensure(&source, &dest, None).unwrap_err();
+        let path = source.trim_start_matches("file://");
+        assert_eq!(
+            err.to_string(),
+            format!("{path} is {what}, not a file to fetch")
+        );
+        assert!(fs::symlink_metadata(&dest).is_err());
+    }
+    // A symlink to a regular file is fine.
+    let real = cache.path().join("real.bin");
+    fs::write(&real, BODY).unwrap();
+    let link = cache.path().join("link.tar.gz");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    ensure(link.to_str().unwrap(), &dest, Some(BODY_MD5)).unwrap();
+    assert_eq!(fs::read(&dest).unwrap(), BODY);
+}
+
+#[test]
 fn eight_threads_download_once() {
     let (_d, server) = served();
     let cache = tempfile::tempdir().unwrap();
