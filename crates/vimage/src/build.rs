@@ -66,7 +66,12 @@ pub fn ensure_base(
         what: format!("base_image_url {}", cfg.base_image_url),
         source,
     })?;
-    if let vr_fetch::Unpacked::Ensured { fetched, unpacked } = done {
+    if let vr_fetch::Unpacked::Ensured {
+        fetched,
+        unpacked,
+        retired,
+    } = done
+    {
         let how = if fetched.downloaded {
             "fetched"
         } else {
@@ -78,6 +83,12 @@ pub fn ensure_base(
         ));
         if unpacked {
             report.step(&format!("unpacked base image into {}", contents.display()));
+        }
+        if let Some(old) = retired {
+            report.step(&format!(
+                "the base image unpacked from another tarball stays at {} for builds still                  running on it; remove it once they are done",
+                old.display()
+            ));
         }
     }
     Ok(contents)

@@ -7,13 +7,14 @@
 //! the same image name is fetched, as `ensure` would), nothing is read at all: a cached image
 //! of hundreds of MB is not hashed again on every use. Otherwise the tarball is ensured (md5-checked, fetched again when needed) and, under
 //! the lock `<folder>.lock`, a folder that is missing or was unpacked from another tarball is
-//! (re)unpacked and stamped; concurrent callers wait for one another and unpack once.
+//! (re)unpacked and stamped; concurrent callers wait for one another and unpack once. A folder
+//! replaced that way is kept as `.<folder>.<its md5>.XXXXXX` (see [`Unpacked::Ensured`]).
 
 use crate::error::{io, Result};
 use crate::fetch::{ensure_with, Fetched};
 use crate::lock::{lock_path, EntryLock};
 use crate::progress::Progress;
-use crate::unpack::{unpack, UnpackOptions};
+use crate::unpack::{unpack_retiring, UnpackOptions};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub enum Unpacked {
         fetched: Fetched,
         /// Whether this call unpacked it.
         unpacked: bool,
+        /// Where the folder unpacked from another tarball went, when this call replaced one:
+        /// it is kept, not deleted, because running containers may still use it.
+        retired: Option<PathBuf>,
     },
 }
 
@@ -91,15 +95,25 @@ pub fn ensure_unpacked(
         return Ok(Unpacked::Ensured {
             fetched,
             unpacked: false,
+            retired: None,
         });
     }
-    // Missing, or unpacked from another tarball: unpack() swaps the new tree in atomically.
+    // Missing, or unpacked from another tarball: the new tree is swapped in atomically, and an
+    // old one is kept beside it (containers started from it use it as their lower layer;
+    // deleting it would pull their files away under them).
+    let old_md5 = fs::read_to_string(&stamp)
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_owned))
+        .filter(|m| m.len() == 32 && m.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| "unknown".into());
     remove(&stamp)?;
-    unpack(tarball, contents, opts)?;
+    let prefix = format!(".{}.{old_md5}.", file_name(contents));
+    let retired = unpack_retiring(tarball, contents, opts, &prefix)?;
     fs::write(&stamp, stamp_text(&fetched.md5, tarball)).map_err(io("write", &stamp))?;
     Ok(Unpacked::Ensured {
         fetched,
         unpacked: true,
+        retired,
     })
 }
 
@@ -174,6 +188,17 @@ mod tests {
         assert!(fs::read_to_string(cache.join(".contents.md5"))
             .unwrap()
             .starts_with(&format!("{md5_b}  ")));
+        // The old tree is kept (a running container may use it), under a name with its md5.
+        let Unpacked::Ensured {
+            retired: Some(old), ..
+        } = second
+        else {
+            panic!("nothing retired: {second:?}")
+        };
+        assert_eq!(old.parent().unwrap(), cache);
+        let name = old.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with(&format!(".contents.{md5_a}.")), "{name}");
+        assert_eq!(fs::read_to_string(old.join("f")).unwrap(), "one");
     }
 
     #[test]

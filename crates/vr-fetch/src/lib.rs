@@ -28,4 +28,4 @@ pub use fetch::{ensure, ensure_with, Fetched};
 pub use hash::md5_file;
 pub use lock::EntryLock;
 pub use progress::{NoProgress, Progress, TerminalProgress};
-pub use unpack::{unpack, unpack_once, Compression, UnpackOptions};
+pub use unpack::{unpack, unpack_once, unpack_retiring, Compression, UnpackOptions};

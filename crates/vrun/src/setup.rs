@@ -41,8 +41,19 @@ fn do_setup(proc: &Proc) -> Result<()> {
         &progress,
     )
     .context("image")?;
-    if matches!(image, Unpacked::Ensured { unpacked: true, .. }) {
+    if let Unpacked::Ensured {
+        unpacked: true,
+        retired,
+        ..
+    } = image
+    {
         eprintln!("vrun: unpacked image {image_name}");
+        if let Some(old) = retired {
+            eprintln!(
+                "vrun: the image {image_name} unpacked from another tarball stays at {} for                  procs still running on it; remove it once they are gone",
+                old.display()
+            );
+        }
     }
     let user = container::resolve_user(cfg, &contents)?;
 

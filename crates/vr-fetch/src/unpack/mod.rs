@@ -72,6 +72,28 @@ impl Compression {
 /// would land outside, or be written through a symlink, refuses the whole tarball, and then
 /// nothing is left under `target` or beside it.
 pub fn unpack(tarball: &Path, target: &Path, opts: &UnpackOptions) -> Result<()> {
+    unpack_into(tarball, target, opts, None).map(|_| ())
+}
+
+/// Like [`unpack`], but an existing `target` is not removed: it is moved, in the same step
+/// that puts the new tree in place, to a new folder beside it whose name starts with
+/// `retire_prefix`, and that folder is returned. A tree that running containers use as their
+/// lower layer must not be deleted under them.
+pub fn unpack_retiring(
+    tarball: &Path,
+    target: &Path,
+    opts: &UnpackOptions,
+    retire_prefix: &str,
+) -> Result<Option<PathBuf>> {
+    unpack_into(tarball, target, opts, Some(retire_prefix))
+}
+
+fn unpack_into(
+    tarball: &Path,
+    target: &Path,
+    opts: &UnpackOptions,
+    retire_prefix: Option<&str>,
+) -> Result<Option<PathBuf>> {
     let compression = Compression::from_path(tarball)?;
     let file = File::open(tarball).map_err(io("open", tarball))?;
     let name = target
@@ -93,8 +115,12 @@ pub fn unpack(tarball: &Path, target: &Path, opts: &UnpackOptions) -> Result<()>
         .prefix(&format!(".{name}.unpack-"))
         .tempdir_in(&parent)
         .map_err(io("create temp dir in", &parent))?;
-    let result =
-        fill(tarball, compression, file, tmp.path(), opts).and_then(|()| place(tmp.path(), target));
+    let result = fill(tarball, compression, file, tmp.path(), opts)
+        .and_then(|()| place(tmp.path(), target))
+        .and_then(|swapped| match (swapped, retire_prefix) {
+            (true, Some(prefix)) => retire(tmp.path(), &parent, prefix).map(Some),
+            _ => Ok(None),
+        });
     let tmp_path = tmp.path().to_path_buf();
     // On success the temp name holds nothing, or the replaced old tree; on failure the partial
     // unpack. Either way it goes.
@@ -103,8 +129,8 @@ pub fn unpack(tarball: &Path, target: &Path, opts: &UnpackOptions) -> Result<()>
         _ => None,
     };
     match (result, cleanup) {
-        (Ok(()), None) => Ok(()),
-        (Ok(()), Some(e)) => Err(io("remove the replaced tree at", tmp_path)(e)),
+        (Ok(retired), None) => Ok(retired),
+        (Ok(_), Some(e)) => Err(io("remove the replaced tree at", tmp_path)(e)),
         (Err(e), None) => Err(e),
         (Err(e), Some(cleanup)) => Err(Error::Cleanup {
             path: tmp_path,
@@ -167,12 +193,13 @@ fn fill(
 }
 
 /// Moves the complete tree at `tmp` to `target`; an existing `target` is swapped with it in
-/// one step (RENAME_EXCHANGE), so `target` is never missing or half-written.
-fn place(tmp: &Path, target: &Path) -> Result<()> {
+/// one step (RENAME_EXCHANGE), so `target` is never missing or half-written. Returns whether
+/// it swapped (then `tmp` holds the old tree).
+fn place(tmp: &Path, target: &Path) -> Result<bool> {
     match fs::symlink_metadata(target) {
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            fs::rename(tmp, target).map_err(io("rename into place", target))
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound => fs::rename(tmp, target)
+            .map(|()| false)
+            .map_err(io("rename into place", target)),
         Err(e) => Err(io("stat", target)(e)),
         Ok(_) => nix::fcntl::renameat2(
             None,
@@ -181,8 +208,21 @@ fn place(tmp: &Path, target: &Path) -> Result<()> {
             target,
             nix::fcntl::RenameFlags::RENAME_EXCHANGE,
         )
+        .map(|()| true)
         .map_err(|errno| io("replace", target)(errno.into())),
     }
+}
+
+/// Moves the replaced tree at `old` to a new folder `<parent>/<prefix>XXXXXX` and returns it.
+fn retire(old: &Path, parent: &Path, prefix: &str) -> Result<PathBuf> {
+    let keep = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(parent)
+        .map_err(io("create a folder in", parent))?
+        .keep();
+    // Renaming a folder onto an empty one replaces it.
+    fs::rename(old, &keep).map_err(io("keep the replaced tree at", &keep))?;
+    Ok(keep)
 }
 
 #[cfg(test)]
