@@ -26,17 +26,50 @@ fn build(dir: &Path, name: &str, payload_mb: usize, out: &Path) -> Result<()> {
 }
 
 fn proc_yaml(dir: &Path, app: &str, port: u16, image: &Path, build: &Path) -> Result<PathBuf> {
+    proc_yaml_cmd(dir, app, port, image, build, "/bin/true")
+}
+
+fn proc_yaml_cmd(
+    dir: &Path,
+    app: &str,
+    port: u16,
+    image: &Path,
+    build: &Path,
+    cmd: &str,
+) -> Result<PathBuf> {
     let path = dir.join(format!("{app}-{port}.yaml"));
     fs::write(
         &path,
         format!(
             "app_name: {app}\nversion: v1\nconfig_name: bench\nrelease_hash: h\nproc_name: web\nport: {port}\n\
-             user: app\nimage_name: busybox\nimage_url: {}\nbuild_url: {}\ncmd: /bin/true\n",
+             user: app\nimage_name: busybox\nimage_url: {}\nbuild_url: {}\ncmd: {cmd:?}\n",
             image.display(),
             build.display()
         ),
     )?;
     Ok(path)
+}
+
+/// Starts `cmd` (whose proc prints `ready` first), waits for that line, sends SIGTERM and
+/// returns how long the process took to exit after it.
+fn stop_time(mut cmd: Command) -> Result<std::time::Duration> {
+    use std::io::BufRead;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    if line != "ready\n" {
+        let _ = child.kill();
+        bail!("the proc printed {line:?} instead of ready");
+    }
+    let pid = libc::pid_t::try_from(child.id())?;
+    let start = Instant::now();
+    // SAFETY: kill has no memory preconditions; the pid is our own unreaped child.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        bail!("cannot signal {pid}: {}", std::io::Error::last_os_error());
+    }
+    child.wait()?;
+    Ok(start.elapsed())
 }
 
 fn du_kib(path: &Path) -> Result<u64> {
@@ -118,7 +151,38 @@ pub fn bench(report: &mut Report) -> Result<()> {
         );
     }
 
-    // 2. setup of another proc of an unpacked image with a 20 MB build vs tar -xzf alone.
+    // 2. SIGTERM to exit: vrun run vs lxc-execute of the same config, a proc that dies of it.
+    let yaml = proc_yaml_cmd(
+        dir,
+        "stop",
+        7050,
+        &image,
+        &small,
+        "echo ready; exec sleep 1000",
+    )?;
+    run(&mut vrun_cmd(&["setup"], &yaml))?;
+    let name = "stop-v1-bench-h-web-7050";
+    let config = vr_root.join("procs").join(name).join("proc.lxc");
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let mut c = Command::new(&vrun);
+        c.arg("run").arg(&yaml).env("VR_ROOT", &vr_root);
+        ours.push(stop_time(c)?);
+        let mut c = Command::new("lxc-execute");
+        c.args(["-n", name, "-f"])
+            .arg(&config)
+            .args(["--", "/bin/sh", "/proc.sh"]);
+        base.push(stop_time(c)?);
+    }
+    report.time(
+        "vrun run: SIGTERM to exit, proc that dies of it",
+        median(&mut ours),
+        "lxc-execute",
+        median(&mut base),
+        "<= 2 s",
+    );
+
+    // 3. setup of another proc of an unpacked image with a 20 MB build vs tar -xzf alone.
     let big = dir.join("big.tar.gz");
     build(dir, "big", 20, &big)?;
     run(&mut vrun_cmd(
@@ -151,7 +215,7 @@ pub fn bench(report: &mut Report) -> Result<()> {
         "<= 1.3",
     );
 
-    // 3. 20 procs of one image set up in parallel: disk used.
+    // 4. 20 procs of one image set up in parallel: disk used.
     let mut children = Vec::new();
     for i in 0..20u16 {
         let yaml = proc_yaml(dir, "many", 7200 + i, &image, &big)?;
