@@ -32,7 +32,7 @@ fn set_up(proc: &Proc) -> Result<()> {
 pub fn run(file: &Path) -> Result<ExitCode, Stop> {
     let not_started = |e: anyhow::Error| Stop::Failed(exit::NOT_STARTED, e);
     let proc = Proc::load(file).map_err(not_started)?;
-    let _lock = lock::lock(file)?;
+    let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::IfThere)?;
     set_up(&proc).map_err(not_started)?;
     let execute = Execute {
         name: proc.name.clone(),

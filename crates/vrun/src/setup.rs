@@ -11,7 +11,11 @@ use vr_lxc::RealSys;
 /// Sets up the proc of `file` (idempotent).
 pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
     let proc = Proc::load(file)?;
-    let _lock = lock::lock(file)?;
+    // Keys missing: an error before anything is created (locking makes the proc's folder).
+    for key in ["image_name", "image_url", "build_url", "user"] {
+        proc.cfg.require(key).map_err(anyhow::Error::from)?;
+    }
+    let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::Create)?;
     do_setup(&proc)?;
     eprintln!("vrun: {} is set up", proc.name);
     Ok(ExitCode::SUCCESS)
@@ -109,7 +113,7 @@ fn do_setup(proc: &Proc) -> Result<()> {
 /// Removes the proc's folder; nothing to remove is fine.
 pub fn teardown(file: &Path) -> Result<ExitCode, Stop> {
     let proc = Proc::load(file)?;
-    let _lock = lock::lock(file)?;
+    let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::IfThere)?;
     match std::fs::remove_dir_all(&proc.paths.dir) {
         Ok(()) => eprintln!("vrun: removed {}", proc.paths.dir.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -80,6 +80,20 @@ fn web_proc_lifecycle() {
         );
     }
 
+    // Another proc.yaml naming the same container: the proc's folder is locked too, so it
+    // can neither rewrite the running proc's layer nor start it twice nor remove it.
+    let twin = yaml.with_file_name("twin.yaml");
+    fs::copy(&yaml, &twin).unwrap();
+    for cmd in ["setup", "run", "teardown"] {
+        let out = env.run(&[cmd], &twin);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!("ERROR: {} is locked by another process.\n", dir.display()),
+            "{cmd}"
+        );
+    }
+
     // SIGTERM ends it (busybox httpd dies of it: 128+15).
     nix_kill(run.id(), libc::SIGTERM);
     let status = wait_for(&mut run, Duration::from_secs(10));
