@@ -44,7 +44,7 @@ fn run(cli: Cli) -> Result<ExitCode, Stop> {
     match cli.command {
         Cmd::Setup { proc_yaml } => setup::setup(&proc_yaml),
         Cmd::Run { proc_yaml } => run::run(&proc_yaml),
-        Cmd::Uptest { proc_yaml } => run::uptest(&proc_yaml),
+        Cmd::Uptest { proc_yaml, flags } => run::uptest(&proc_yaml, &flags.to_args()),
         Cmd::Teardown { proc_yaml } => setup::teardown(&proc_yaml),
         Cmd::Shell { proc_yaml } => run::shell(&proc_yaml),
     }

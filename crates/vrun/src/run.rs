@@ -110,9 +110,13 @@ fn run_beside(
 
 /// The script of an uptest container: the proc's startup sequence ending in vuptest, whose
 /// stdout is the only thing that reaches ours (profile scripts print to stderr).
-pub fn uptest_script(proc_name: &str, host: &str, port: u16) -> String {
+pub fn uptest_script(proc_name: &str, host: &str, port: u16, flags: &[String]) -> String {
+    let flags: String = flags
+        .iter()
+        .map(|f| format!("{} ", shell_quote(f)))
+        .collect();
     let command = format!(
-        "exec {VUPTEST_IN_CONTAINER} {} {} {port} 1>&3 3>&-",
+        "exec {VUPTEST_IN_CONTAINER} {flags}{} {} {port} 1>&3 3>&-",
         shell_quote(&format!("/app/uptests/{proc_name}")),
         shell_quote(host),
     );
@@ -120,7 +124,7 @@ pub fn uptest_script(proc_name: &str, host: &str, port: u16) -> String {
 }
 
 /// Runs the proc's uptests beside it and prints vuptest's JSON (only that) on stdout.
-pub fn uptest(file: &Path) -> Result<ExitCode, Stop> {
+pub fn uptest(file: &Path, flags: &[String]) -> Result<ExitCode, Stop> {
     let proc = Proc::load(file)?;
     let Some(proc_name) = proc.cfg.proc_name.clone() else {
         println!("[]");
@@ -138,7 +142,7 @@ pub fn uptest(file: &Path) -> Result<ExitCode, Stop> {
     let vuptest = uptester::find()?;
     let host = proc.cfg.host.clone().unwrap_or_else(|| "127.0.0.1".into());
     let port = proc.cfg.port().map_err(anyhow::Error::from)?;
-    let script = uptest_script(&proc_name, &host, port);
+    let script = uptest_script(&proc_name, &host, port, flags);
     let code = run_beside(
         &proc,
         "uptest",
@@ -185,10 +189,14 @@ mod tests {
 
     #[test]
     fn uptest_script_sends_only_vuptest_to_stdout() {
-        let s = uptest_script("web", "my host", 5000);
+        let s = uptest_script("web", "my host", 5000, &[]);
         assert!(s.starts_with("exec 3>&1 1>&2\n"), "{s}");
         let command = "exec /.vr/vuptest '/app/uptests/web' 'my host' 5000 1>&3 3>&-";
         assert!(s.ends_with(&vr_proc::proc_sh(command, 5000)), "{s}");
+        let flags = ["--retry-for".to_string(), "30".to_string()];
+        let s = uptest_script("web", "h", 80, &flags);
+        let command = "exec /.vr/vuptest '--retry-for' '30' '/app/uptests/web' 'h' 80 1>&3 3>&-";
+        assert!(s.ends_with(&vr_proc::proc_sh(command, 80)), "{s}");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub struct Cli {
 }
 
 /// Seconds as a decimal number (`60`, `0.5`), zero allowed.
-fn seconds(text: &str) -> Result<Duration, String> {
+pub fn seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
@@ -54,7 +54,7 @@ fn seconds(text: &str) -> Result<Duration, String> {
 }
 
 /// Seconds, more than zero.
-fn positive_seconds(text: &str) -> Result<Duration, String> {
+pub fn positive_seconds(text: &str) -> Result<Duration, String> {
     let d = seconds(text)?;
     if d.is_zero() {
         return Err(format!("`{text}` must be more than 0 seconds"));

@@ -148,3 +148,58 @@ fn procs_of_one_image_set_up_together() {
         assert_eq!(ok(&out), "printed\n");
     }
 }
+
+#[test]
+fn uptest_waits_for_a_starting_proc_with_retry_for() {
+    if !vr_tests::e2e_ready("vrun uptest_waits_for_a_starting_proc_with_retry_for") {
+        return;
+    }
+    // A proc that takes 2 s to listen, and an uptest that tries once: readiness mode reruns it.
+    let mut env = env();
+    let app = env.tmp.path().join("slow-app");
+    fs::create_dir_all(app.join("www")).unwrap();
+    fs::create_dir_all(app.join("uptests/web")).unwrap();
+    fs::write(
+        app.join("Procfile"),
+        "web: sleep 2; exec httpd -f -p \"$PORT\" -h /app/www\n",
+    )
+    .unwrap();
+    fs::write(app.join("www/index.html"), "slow hello\n").unwrap();
+    let once = app.join("uptests/web/01_once");
+    fs::write(&once, "#!/bin/sh\nwget -q -O- \"http://$1:$2/\" 2>&1\n").unwrap();
+    fs::set_permissions(&once, fs::Permissions::from_mode(0o755)).unwrap();
+    let build = env.tmp.path().join("files/slow.tar.gz");
+    vr_tests::tar_gz(&app, &build).unwrap();
+    env.build_md5 = vr_tests::md5_file(&build).unwrap();
+    env.build = build;
+    let yaml = env.proc_yaml(&app_name("slow"), free_port(), "proc_name: web\n");
+    ok(&env.run(&["setup"], &yaml));
+    let mut run = env
+        .vrun()
+        .arg("run")
+        .arg(&yaml)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = env.run(
+        &["uptest", "--retry-for", "30", "--interval", "0.2", "--fail"],
+        &yaml,
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(json[0]["Passed"], true, "{json}");
+    assert_eq!(json[0]["Output"], "slow hello\n", "{json}");
+    assert!(json[0]["Attempts"].as_u64().unwrap() >= 2, "{json}");
+
+    nix_kill(run.id(), libc::SIGTERM);
+    wait_for(&mut run, Duration::from_secs(10));
+    // With the proc gone, --fail turns the failed uptest into status 1; the JSON still comes.
+    let out = env.run(&["uptest", "--fail"], &yaml);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["Passed"], false, "{json}");
+    assert_eq!(json[0]["Attempts"], 1, "{json}");
+    // Bad values are refused before any container starts.
+    let out = env.run(&["uptest", "--timeout", "0"], &yaml);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
