@@ -5,6 +5,8 @@
 //! - `/truncate/<file>`: the headers promise the whole file, half the body is sent, then the
 //!   connection closes;
 //! - `/slow/<file>`: the file, after a 300 ms pause (to make concurrent downloads overlap);
+//! - `/stall/<file>`: the headers promise the whole file, half the body is sent, then the
+//!   server goes silent for 10 minutes with the connection open (a hung download);
 //! - anything else: the file under the root, or 404 (also for folders and `..`).
 
 use std::collections::HashMap;
@@ -97,7 +99,11 @@ fn handle(
         )?;
         return Ok(());
     }
-    let (file, truncate) = match path.strip_prefix("/truncate/") {
+    let stall = path.starts_with("/stall/");
+    let (file, truncate) = match path
+        .strip_prefix("/truncate/")
+        .or_else(|| path.strip_prefix("/stall/"))
+    {
         Some(rest) => (rest, true),
         None => match path.strip_prefix("/slow/") {
             Some(rest) => {
@@ -125,7 +131,11 @@ fn handle(
         &body[..]
     };
     out.write_all(sent)?;
-    out.flush()
+    out.flush()?;
+    if stall {
+        thread::sleep(Duration::from_secs(600));
+    }
+    Ok(())
 }
 
 fn local_file(root: &Path, rel: &str) -> Option<PathBuf> {

@@ -47,11 +47,22 @@ pub trait Report {
 
 /// Makes sure the base image is downloaded (md5-checked) and unpacked once in the shared
 /// images cache; returns the unpacked folder.
+/// The signal that stopped (or came after) the fetch of the base, if any.
+fn interrupted() -> Option<nix::sys::signal::Signal> {
+    vr_fetch::interrupt::caught().and_then(|s| nix::sys::signal::Signal::try_from(s).ok())
+}
+
+/// Fetches the base image into the cache and unpacks it there once. Ctrl-C or SIGTERM stops
+/// the download or unpack and removes its temp data ([`vr_fetch::interrupt`]).
 pub fn ensure_base(
     cfg: &ImageConfig,
     layout: &Layout,
     report: &dyn Report,
 ) -> Result<PathBuf, BuildError> {
+    vr_fetch::interrupt::install().map_err(|source| NsError {
+        action: "install signal handlers".into(),
+        source,
+    })?;
     let tarball = layout.image_tarball(&cfg.base_image_name, &cfg.base_image_url)?;
     let contents = layout.image_contents(&cfg.base_image_name)?;
     let done = vr_fetch::ensure_unpacked(
@@ -145,6 +156,10 @@ pub fn build(
         action: "block signals".into(),
         source,
     })?;
+    // One that came after the base was in place but before the block.
+    if let Some(signal) = interrupted() {
+        return Err(BuildError::Interrupted(signal));
+    }
     let scratch = Scratch::new(layout, &cfg.base_image_name)?;
     let result = build_in(cfg, &base, &scratch, out_dir, report, &blocked);
     let cleanup = scratch.remove();

@@ -79,6 +79,10 @@ impl BuildError {
         match self {
             BuildError::ScriptFailed { outcome, .. } => outcome.code().clamp(1, 255),
             BuildError::Interrupted(signal) => 128 + *signal as i32,
+            BuildError::Fetch {
+                source: vr_fetch::Error::Interrupted { signal },
+                ..
+            } => 128 + signal,
             _ => 2,
         }
     }

@@ -91,6 +91,7 @@ pub fn ensure_unpacked(
         fs::create_dir_all(parent).map_err(io("create directory", parent))?;
     }
     let _lock = EntryLock::acquire(&lock_path(contents))?;
+    crate::interrupt::remove_stale_temps(contents);
     if contents.is_dir() && stamp_matches(&stamp, Some(&fetched.md5), tarball) {
         return Ok(Unpacked::Ensured {
             fetched,

@@ -16,6 +16,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// SIGINT, SIGTERM or SIGHUP stopped a download or an unpack (see [`crate::interrupt`]);
+    /// its temp data was removed.
+    #[error("interrupted by signal {signal}; nothing was kept")]
+    Interrupted {
+        /// The signal number.
+        signal: i32,
+    },
     /// The server answered with an HTTP error status.
     #[error("GET {url} failed: HTTP status {status}")]
     HttpStatus {

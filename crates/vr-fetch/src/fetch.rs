@@ -54,6 +54,7 @@ pub fn ensure_with(
     };
     fs::create_dir_all(&dir).map_err(io("create directory", &dir))?;
     let _lock = EntryLock::acquire(&lock_path(dest))?;
+    crate::interrupt::remove_stale_temps(dest);
 
     match fs::symlink_metadata(dest) {
         Ok(_) => {
@@ -192,6 +193,7 @@ fn download(
     let mut buf = vec![0u8; BUF_SIZE];
     let mut received = 0u64;
     loop {
+        crate::interrupt::check()?;
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,

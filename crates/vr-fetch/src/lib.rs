@@ -11,6 +11,9 @@
 //! [`ensure_unpacked`] combines the two for a shared cache entry (an OS image): fetched and
 //! unpacked once, and not hashed again while a stamp says what the unpacked folder came from.
 //!
+//! A tool that calls [`interrupt::install`] gets downloads and unpacks that stop on Ctrl-C or
+//! SIGTERM with [`Error::Interrupted`], leaving no temp data behind.
+//!
 //! vr-fetch never prints: progress goes to a [`Progress`] the caller passes
 //! ([`TerminalProgress`] draws a bar on stderr when it is a terminal).
 
@@ -18,6 +21,7 @@ mod cached;
 mod error;
 mod fetch;
 mod hash;
+pub mod interrupt;
 mod lock;
 mod progress;
 mod unpack;

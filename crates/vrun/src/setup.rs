@@ -16,7 +16,20 @@ pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
         proc.cfg.require(key).map_err(anyhow::Error::from)?;
     }
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::Create)?;
-    do_setup(&proc)?;
+    // Ctrl-C or SIGTERM stops a download or unpack cleanly (no temp data left) and exits 128+N.
+    vr_fetch::interrupt::install().context("cannot install signal handlers")?;
+    let done = do_setup(&proc);
+    if let Some(signal) = vr_fetch::interrupt::caught() {
+        let code = u8::try_from(128 + signal).unwrap_or(crate::exit::FAILURE);
+        let err = done.err().unwrap_or_else(|| {
+            anyhow::anyhow!(
+                "interrupted by signal {signal} (after {} was set up)",
+                proc.name
+            )
+        });
+        return Err(Stop::Failed(code, err));
+    }
+    done?;
     eprintln!("vrun: {} is set up", proc.name);
     Ok(ExitCode::SUCCESS)
 }

@@ -173,6 +173,7 @@ fn fill(
     let mut archive = tar::Archive::new(pipe);
     let mut tree = Tree::new(root, opts.owner);
     for entry in archive.entries().map_err(tar_err)? {
+        crate::interrupt::check()?;
         let mut entry = entry.map_err(tar_err)?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         tree.add(&mut entry).map_err(|fail| match fail {

@@ -166,6 +166,19 @@ fn body_cut_short_is_an_error_and_leaves_nothing() {
 }
 
 #[test]
+fn temp_files_of_a_killed_download_are_removed_by_the_next() {
+    let cache = tempfile::tempdir().unwrap();
+    let dest = cache.path().join("x.tar.gz");
+    let stale = cache.path().join(".x.tar.gz.AbC123.part");
+    fs::write(&stale, "half a download").unwrap();
+    let src = cache.path().join("src.bin");
+    fs::write(&src, BODY).unwrap();
+    ensure(src.to_str().unwrap(), &dest, Some(BODY_MD5)).unwrap();
+    assert!(!stale.exists());
+    assert_eq!(fs::read(&dest).unwrap(), BODY);
+}
+
+#[test]
 fn missing_local_source_is_named() {
     let cache = tempfile::tempdir().unwrap();
     let dest = cache.path().join("x.tar.gz");

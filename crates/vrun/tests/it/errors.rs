@@ -215,3 +215,64 @@ fn a_procfile_that_is_a_symlink_is_not_followed() {
         "/rootfs/app/Procfile: is a symlink, expected a regular file",
     );
 }
+
+#[test]
+fn ctrl_c_during_a_download_leaves_no_temp_file() {
+    if !vr_tests::e2e_ready("vrun ctrl_c_during_a_download_leaves_no_temp_file") {
+        return;
+    }
+    // The image server sends half the tarball and then hangs: SIGINT must still stop setup
+    // at once (130), and the half-written download must not stay in the cache.
+    let env = env();
+    let server = vr_tests::HttpServer::serve(env.image.parent().unwrap());
+    let app = app_name("intr");
+    let yaml = env.proc_yaml_from(
+        &app,
+        free_port(),
+        &server.url("stall/busybox.tar.gz"),
+        env.build.to_str().unwrap(),
+        "proc_name: web\n",
+    );
+    let mut setup = env
+        .vrun()
+        .arg("setup")
+        .arg(&yaml)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let cache = env.root.join("images/busybox");
+    let part = || {
+        fs::read_dir(&cache)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            })
+            .unwrap_or(false)
+    };
+    let started = std::time::Instant::now();
+    while !part() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no download started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill on our own child's pid.
+    assert_eq!(unsafe { libc::kill(setup.id() as i32, libc::SIGINT) }, 0);
+    let status = wait_for(&mut setup, Duration::from_secs(10));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut setup.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.ends_with("interrupted by signal 2; nothing was kept\n"),
+        "{err}"
+    );
+    let mut left: Vec<String> = fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["busybox.tar.gz.lock"]);
+    ok(&env.run(&["teardown"], &yaml));
+}
