@@ -11,10 +11,13 @@ use vr_lxc::RealSys;
 /// Sets up the proc of `file` (idempotent).
 pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
     let proc = Proc::load(file)?;
-    // Keys missing: an error before anything is created (locking makes the proc's folder).
+    // Keys missing or settings that cannot be written: an error before anything is created
+    // (locking makes the proc's folder).
     for key in ["image_name", "image_url", "build_url", "user"] {
         proc.cfg.require(key).map_err(anyhow::Error::from)?;
     }
+    vr_proc::settings_yaml(&proc.cfg.settings)
+        .with_context(|| proc.cfg.file.display().to_string())?;
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::Create)?;
     // Ctrl-C or SIGTERM stops a download or unpack cleanly (no temp data left) and exits 128+N.
     vr_fetch::interrupt::install().context("cannot install signal handlers")?;

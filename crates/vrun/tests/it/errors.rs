@@ -276,3 +276,23 @@ fn ctrl_c_during_a_download_leaves_no_temp_file() {
     assert_eq!(left, ["busybox.tar.gz.lock"]);
     ok(&env.run(&["teardown"], &yaml));
 }
+
+#[test]
+fn settings_that_settings_yaml_cannot_hold_fail_before_anything_is_made() {
+    let env = env_without_image();
+    let yaml = env.proc_yaml(
+        &app_name("settings"),
+        free_port(),
+        "proc_name: web\nsettings:\n  ? [a, b]\n  : a list as a key\n",
+    );
+    let out = env.run(&["setup"], &yaml);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "vrun: {}: key `settings`: settings has a key that is a list, a map or tagged, which settings.yaml cannot hold\n",
+            yaml.display()
+        )
+    );
+    assert!(!env.root.join("procs").exists());
+}
