@@ -46,10 +46,14 @@ impl Layout {
     }
 
     /// The layout for the value of the `VR_ROOT` environment variable (the caller passes
-    /// `std::env::var_os("VR_ROOT")`); unset or empty means `/apps`.
+    /// `std::env::var_os("VR_ROOT")`); unset or empty means `/apps`. A relative path is taken
+    /// from the current directory (LXC configs need absolute paths).
     pub fn from_env(vr_root: Option<OsString>) -> Layout {
         match vr_root {
-            Some(root) if !root.is_empty() => Layout::new(root),
+            Some(root) if !root.is_empty() => {
+                let root = PathBuf::from(root);
+                Layout::new(std::path::absolute(&root).unwrap_or(root))
+            }
             _ => Layout::new(DEFAULT_ROOT),
         }
     }
@@ -144,6 +148,12 @@ mod tests {
             let layout = Layout::from_env(env.map(OsString::from));
             assert_eq!(layout.root, Path::new(want), "{env:?}");
         }
+        // Relative: from the current directory.
+        let layout = Layout::from_env(Some("vr-root".into()));
+        assert_eq!(
+            layout.root,
+            std::env::current_dir().unwrap().join("vr-root")
+        );
     }
 
     #[test]
