@@ -46,6 +46,26 @@ pub fn wait_for(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
+/// Polls `done` every 20 ms until it holds; fails, naming `what`, after `limit`.
+#[track_caller]
+pub fn until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether `dir` holds an entry whose name ends with `suffix` (false when `dir` is missing).
+pub fn has_entry_ending(dir: &Path, suffix: &str) -> bool {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(suffix))
+        })
+        .unwrap_or(false)
+}
+
 /// Runs `cmd` with `input` on its stdin and collects its output (stdout and stderr piped).
 pub fn with_stdin(mut cmd: Command, input: &str) -> Output {
     let mut child = cmd

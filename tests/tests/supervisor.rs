@@ -8,7 +8,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use vr_tests::until;
 
 /// The workspace root.
 fn repo() -> PathBuf {
@@ -167,15 +168,6 @@ impl Drop for Supervisord {
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
             let _ = child.wait();
         }
-    }
-}
-
-/// Polls `done` every 100 ms; panics naming `what` after `limit`.
-fn until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

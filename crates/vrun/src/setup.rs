@@ -16,12 +16,12 @@ pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
     for key in ["image_name", "image_url", "build_url", "user"] {
         proc.cfg.require(key).map_err(anyhow::Error::from)?;
     }
-    vr_proc::settings_yaml(&proc.cfg.settings)
+    let settings = vr_proc::settings_yaml(&proc.cfg.settings)
         .with_context(|| proc.cfg.file.display().to_string())?;
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::Create)?;
     // Ctrl-C or SIGTERM stops a download or unpack cleanly (no temp data left) and exits 128+N.
     vr_fetch::interrupt::install().context("cannot install signal handlers")?;
-    let done = do_setup(&proc);
+    let done = do_setup(&proc, settings);
     if let Some(signal) = vr_fetch::interrupt::caught() {
         let code = u8::try_from(128 + signal).unwrap_or(crate::exit::FAILURE);
         let err = done.err().unwrap_or_else(|| {
@@ -37,7 +37,8 @@ pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn do_setup(proc: &Proc) -> Result<()> {
+/// The steps of setup; `settings` is the rendered `/settings.yaml`.
+fn do_setup(proc: &Proc, settings: String) -> Result<()> {
     let cfg = &proc.cfg;
     let image_name = cfg.require("image_name")?;
     let image_url = cfg.require("image_url")?;
@@ -105,7 +106,6 @@ fn do_setup(proc: &Proc) -> Result<()> {
     }
 
     let env_sh = vr_proc::env_sh(&cfg.env, |name| std::env::var(name).ok());
-    let settings = vr_proc::settings_yaml(&cfg.settings)?;
     let proc_sh = vr_proc::proc_sh(&command, port);
     let private = [
         (vr_proc::ENV_SH, env_sh),

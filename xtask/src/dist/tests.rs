@@ -5,9 +5,9 @@ fn tool(name: &str) -> &'static Tool {
 }
 
 #[test]
-fn every_cli_passes_debug_assert() {
+fn every_tool_is_packaged_with_its_own_cli() {
+    // (Each crate's own tests run clap's debug_assert on its command.)
     for tool in &TOOLS {
-        (tool.command)().debug_assert();
         assert_eq!((tool.command)().get_name(), tool.name);
     }
 }

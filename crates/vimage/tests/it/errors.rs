@@ -232,17 +232,11 @@ fn ctrl_c_during_the_base_download_leaves_no_temp_file() {
         .spawn()
         .unwrap();
     let cache = w.root().join("images/busybox-base");
-    let started = std::time::Instant::now();
-    while !fs::read_dir(&cache)
-        .map(|d| {
-            d.flatten()
-                .any(|e| e.file_name().to_string_lossy().ends_with(".part"))
-        })
-        .unwrap_or(false)
-    {
-        assert!(started.elapsed().as_secs() < 30, "no download started");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    vr_tests::until(
+        std::time::Duration::from_secs(30),
+        "the download started",
+        || vr_tests::has_entry_ending(&cache, ".part"),
+    );
     std::thread::sleep(std::time::Duration::from_millis(200));
     // SAFETY: kill on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);

@@ -241,22 +241,9 @@ fn ctrl_c_during_a_download_leaves_no_temp_file() {
         .spawn()
         .unwrap();
     let cache = env.root.join("images/busybox");
-    let part = || {
-        fs::read_dir(&cache)
-            .map(|d| {
-                d.flatten()
-                    .any(|e| e.file_name().to_string_lossy().ends_with(".part"))
-            })
-            .unwrap_or(false)
-    };
-    let started = std::time::Instant::now();
-    while !part() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no download started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    vr_tests::until(Duration::from_secs(30), "the download started", || {
+        vr_tests::has_entry_ending(&cache, ".part")
+    });
     std::thread::sleep(Duration::from_millis(200));
     // SAFETY: kill on our own child's pid.
     assert_eq!(unsafe { libc::kill(setup.id() as i32, libc::SIGINT) }, 0);

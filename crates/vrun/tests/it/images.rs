@@ -36,23 +36,11 @@ fn a_new_image_under_the_same_name_leaves_running_procs_their_files() {
     env.image_md5 = first_md5.clone();
     let running = env.proc_yaml(&app_name("imgold"), free_port(), &cmd);
     ok(&env.run(&["setup"], &running));
-    let mut run = env
-        .vrun()
-        .arg("run")
-        .arg(&running)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = env.start_run(&running, Stdio::piped());
     // Wait until it runs.
-    let started = std::time::Instant::now();
-    while !gate.join("ready").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the proc did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    vr_tests::until(Duration::from_secs(30), "the proc runs", || {
+        gate.join("ready").exists()
+    });
 
     env.image = second;
     env.image_md5 = second_md5;

@@ -42,13 +42,7 @@ fn web_proc_lifecycle() {
     assert_eq!(server.requests("/busybox.tar.gz"), 1);
     assert_eq!(server.requests("/build.tar.gz"), 1);
 
-    let mut run = env
-        .vrun()
-        .arg("run")
-        .arg(&yaml)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = env.start_run(&yaml, Stdio::null());
     // uptest runs beside the running proc (the lock is not needed).
     let out = env.run(&["uptest"], &yaml);
     let json = ok(&out);
@@ -174,13 +168,7 @@ fn uptest_waits_for_a_starting_proc_with_retry_for() {
     env.build = build;
     let yaml = env.proc_yaml(&app_name("slow"), free_port(), "proc_name: web\n");
     ok(&env.run(&["setup"], &yaml));
-    let mut run = env
-        .vrun()
-        .arg("run")
-        .arg(&yaml)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = env.start_run(&yaml, Stdio::null());
     let out = env.run(
         &["uptest", "--retry-for", "30", "--interval", "0.2", "--fail"],
         &yaml,

@@ -109,6 +109,17 @@ impl Env {
         cmd
     }
 
+    /// Starts `vrun run YAML` (stdin from /dev/null, stdout as given) and returns the child.
+    pub fn start_run(&self, yaml: &Path, stdout: Stdio) -> std::process::Child {
+        self.vrun()
+            .arg("run")
+            .arg(yaml)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs `vrun ARGS` to completion.
     pub fn run(&self, args: &[&str], yaml: &Path) -> Output {
         self.vrun()

@@ -152,13 +152,7 @@ fn leftovers_of_an_ended_proc_do_not_keep_run_alive() {
     let extra = format!("proc_name: x\ncmd: \"({marker} &) ; exit 4\"\n");
     let yaml = env.proc_yaml(&app_name("left"), free_port(), &extra);
     ok(&env.run(&["setup"], &yaml));
-    let mut child = env
-        .vrun()
-        .arg("run")
-        .arg(&yaml)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.start_run(&yaml, Stdio::null());
     let status = wait_for(&mut child, Duration::from_secs(15));
     assert_eq!(status.code(), Some(4));
     let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
@@ -210,13 +204,7 @@ fn signals_reach_the_proc() {
         );
         let yaml = env.proc_yaml(&app_name(&format!("sig{name}")), free_port(), &extra);
         ok(&env.run(&["setup"], &yaml));
-        let mut run = env
-            .vrun()
-            .arg("run")
-            .arg(&yaml)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut run = env.start_run(&yaml, Stdio::piped());
         let mut lines = std::io::BufReader::new(run.stdout.take().unwrap()).lines();
         assert_eq!(lines.next().unwrap().unwrap(), "ready");
         // SAFETY: kill on our own child's pid.
