@@ -52,17 +52,14 @@ fn interrupted() -> Option<nix::sys::signal::Signal> {
     vr_fetch::interrupt::caught().and_then(|s| nix::sys::signal::Signal::try_from(s).ok())
 }
 
-/// Fetches the base image into the cache and unpacks it there once. Ctrl-C or SIGTERM stops
-/// the download or unpack and removes its temp data ([`vr_fetch::interrupt`]).
+/// Fetches the base image into the cache and unpacks it there once. When the binary has
+/// called [`vr_fetch::interrupt::install`], Ctrl-C or SIGTERM stops the download or unpack and
+/// removes its temp data.
 pub fn ensure_base(
     cfg: &ImageConfig,
     layout: &Layout,
     report: &dyn Report,
 ) -> Result<PathBuf, BuildError> {
-    vr_fetch::interrupt::install().map_err(|source| NsError {
-        action: "install signal handlers".into(),
-        source,
-    })?;
     let tarball = layout.image_tarball(&cfg.base_image_name, &cfg.base_image_url)?;
     let contents = layout.image_contents(&cfg.base_image_name)?;
     let done = vr_fetch::ensure_unpacked(

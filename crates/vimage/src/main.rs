@@ -47,6 +47,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let report = Stderr {
         progress: vr_fetch::TerminalProgress::new(),
     };
+    // Ctrl-C or SIGTERM while the base image downloads or unpacks: stop and remove its temp
+    // data (later steps block the signals and clean up themselves, see vimage::signals).
+    vr_fetch::interrupt::install().context("cannot install signal handlers")?;
     match cli.command {
         Command::Build { image_yaml } => {
             let cfg = ImageConfig::load(&image_yaml)?;
