@@ -49,7 +49,10 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
                 }
                 None => None,
             };
-            let opts = vr_fetch::UnpackOptions { owner };
+            let opts = vr_fetch::UnpackOptions {
+                owner,
+                ..Default::default()
+            };
             vr_fetch::unpack(Path::new(tarball), Path::new(target), &opts)?;
         }
         ["md5", file] => println!("{}  {file}", vr_fetch::md5_file(Path::new(file))?),

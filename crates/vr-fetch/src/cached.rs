@@ -1,12 +1,24 @@
 //! `ensure_unpacked`: a tarball fetched into the cache and unpacked once beside it, shared by
 //! every user of the cache entry (vrun's images, vimage's base images).
 //!
-//! Beside the unpacked folder a stamp `.<folder>.md5` records the md5 and the file name of the
-//! tarball it came from, as a line of `md5sum`. When the folder exists and the stamp matches
-//! the md5 asked for (or, when no md5 is asked for, the tarball's file name: a new URL under
-//! the same image name is fetched, as `ensure` would), nothing is read at all: a cached image
-//! of hundreds of MB is not hashed again on every use. Otherwise the tarball is ensured (md5-checked, fetched again when needed) and, under
-//! the lock `<folder>.lock`, a folder that is missing or was unpacked from another tarball is
+//! Beside the unpacked folder a stamp `.<folder>.md5` records what the folder came from: a
+//! first line as `md5sum` writes it, `<md5>  <tarball file name>`, and, when the unpack shifted
+//! owners ([`UnpackOptions::shift`], as root and with no fixed owner: what is on disk, not what
+//! was asked for), a second line `ids <uid_base>:<gid_base>:<count>`:
+//!
+//! ```text
+//! 0123456789abcdef0123456789abcdef  stack.tar.gz
+//! ids 100000:100000:65536
+//! ```
+//!
+//! When the folder exists and the stamp matches, nothing is read at all: a cached image of
+//! hundreds of MB is not hashed again on every use. A stamp matches when its md5 is the one
+//! asked for (or, when no md5 is asked for, its file name is the tarball's: a new URL under the
+//! same image name is fetched, as `ensure` would), and its ids line is the shift this call would
+//! put on disk (no line for none: a folder unpacked by an older vr, or with other ids, is never
+//! used as if it were shifted, nor a shifted one as if it were not). Otherwise the tarball is
+//! ensured (md5-checked, fetched again when needed) and, under the lock `<folder>.lock`, a
+//! folder that is missing or was unpacked from another tarball or with another shift is
 //! (re)unpacked and stamped; concurrent callers wait for one another and unpack once. A folder
 //! replaced that way is kept as `.<folder>.<its md5>.XXXXXX` (see [`Unpacked::Ensured`]).
 
@@ -14,7 +26,7 @@ use crate::error::{io, Result};
 use crate::fetch::{ensure_with, Fetched};
 use crate::lock::{lock_path, EntryLock};
 use crate::progress::Progress;
-use crate::unpack::{unpack_retiring, UnpackOptions};
+use crate::unpack::{unpack_retiring, IdShift, UnpackOptions};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -25,14 +37,15 @@ pub enum Unpacked {
     /// The folder was in place and its stamp matched: nothing was read.
     Cached,
     /// The tarball was ensured (and maybe downloaded); `unpacked` says whether it was unpacked
-    /// now (false: another caller had already done it).
+    /// now (false: another caller had already done it, with the same shift).
     Ensured {
         /// The tarball in the cache.
         fetched: Fetched,
         /// Whether this call unpacked it.
         unpacked: bool,
-        /// Where the folder unpacked from another tarball went, when this call replaced one:
-        /// it is kept, not deleted, because running containers may still use it.
+        /// Where the folder unpacked from another tarball (or with another shift) went, when
+        /// this call replaced one: it is kept, not deleted, because running containers may
+        /// still use it.
         retired: Option<PathBuf>,
     },
 }
@@ -46,9 +59,20 @@ pub fn stamp_path(contents: &Path) -> PathBuf {
     contents.with_file_name(format!(".{name}.md5"))
 }
 
-/// The stamp's text: `<md5>  <tarball file name>` and a newline, as `md5sum` writes it.
-fn stamp_text(md5: &str, tarball: &Path) -> String {
-    format!("{md5}  {}\n", file_name(tarball))
+/// The stamp's text: `<md5>  <tarball file name>` and a newline, as `md5sum` writes it, then
+/// the ids line of `shift`, if any.
+fn stamp_text(md5: &str, tarball: &Path, shift: Option<IdShift>) -> String {
+    let mut text = format!("{md5}  {}\n", file_name(tarball));
+    if let Some(line) = ids_line(shift) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
+/// The stamp line recording `shift`: `ids <uid_base>:<gid_base>:<count>`; None for no shift.
+fn ids_line(shift: Option<IdShift>) -> Option<String> {
+    shift.map(|s| format!("ids {}:{}:{}", s.uid_base, s.gid_base, s.count))
 }
 
 fn file_name(path: &Path) -> String {
@@ -59,12 +83,19 @@ fn file_name(path: &Path) -> String {
 
 /// Whether the folder stamped `stamp` came from the tarball asked for: the same md5 when one
 /// is given, else the same tarball file name (stamps of older versions hold only an md5:
-/// those match an md5 alone).
-fn stamp_matches(stamp: &Path, md5: Option<&str>, tarball: &Path) -> bool {
+/// those match an md5 alone); and unpacked with the same `shift` (a stamp without an ids line
+/// was unpacked without one).
+fn stamp_matches(stamp: &Path, md5: Option<&str>, tarball: &Path, shift: Option<IdShift>) -> bool {
     let Ok(text) = fs::read_to_string(stamp) else {
         return false;
     };
-    let line = text.strip_suffix('\n').unwrap_or(&text);
+    let mut lines = text.lines();
+    let line = lines.next().unwrap_or_default();
+    let rest: Vec<&str> = lines.collect();
+    let want_rest: Vec<String> = ids_line(shift).into_iter().collect();
+    if rest != want_rest {
+        return false;
+    }
     let (have_md5, have_name) = line.split_once("  ").unwrap_or((line, ""));
     match md5 {
         Some(want) => have_md5.trim().eq_ignore_ascii_case(want.trim()),
@@ -83,7 +114,8 @@ pub fn ensure_unpacked(
     progress: &dyn Progress,
 ) -> Result<Unpacked> {
     let stamp = stamp_path(contents);
-    if contents.is_dir() && stamp_matches(&stamp, md5, tarball) {
+    let shift = opts.shift_on_disk();
+    if contents.is_dir() && stamp_matches(&stamp, md5, tarball, shift) {
         return Ok(Unpacked::Cached);
     }
     let fetched = ensure_with(source, tarball, md5, progress)?;
@@ -92,16 +124,16 @@ pub fn ensure_unpacked(
     }
     let _lock = EntryLock::acquire(&lock_path(contents))?;
     crate::interrupt::remove_stale_temps(contents);
-    if contents.is_dir() && stamp_matches(&stamp, Some(&fetched.md5), tarball) {
+    if contents.is_dir() && stamp_matches(&stamp, Some(&fetched.md5), tarball, shift) {
         return Ok(Unpacked::Ensured {
             fetched,
             unpacked: false,
             retired: None,
         });
     }
-    // Missing, or unpacked from another tarball: the new tree is swapped in atomically, and an
-    // old one is kept beside it (containers started from it use it as their lower layer;
-    // deleting it would pull their files away under them).
+    // Missing, or unpacked from another tarball or with other ids: the new tree is swapped in
+    // atomically, and an old one is kept beside it (containers started from it use it as their
+    // lower layer; deleting it would pull their files away under them).
     let old_md5 = fs::read_to_string(&stamp)
         .ok()
         .and_then(|t| t.split_whitespace().next().map(str::to_owned))
@@ -110,7 +142,8 @@ pub fn ensure_unpacked(
     remove(&stamp)?;
     let prefix = format!(".{}.{old_md5}.", file_name(contents));
     let retired = unpack_retiring(tarball, contents, opts, &prefix)?;
-    fs::write(&stamp, stamp_text(&fetched.md5, tarball)).map_err(io("write", &stamp))?;
+    let text = stamp_text(&fetched.md5, tarball, shift);
+    fs::write(&stamp, text).map_err(io("write", &stamp))?;
     Ok(Unpacked::Ensured {
         fetched,
         unpacked: true,
@@ -246,19 +279,25 @@ mod tests {
         let stamp = tmp.path().join(".contents.md5");
         let tarball = Path::new("/apps/images/x/stack 1.tar.gz");
         let other = Path::new("/apps/images/x/stack-2.tar.gz");
-        assert!(!stamp_matches(&stamp, None, tarball), "no stamp");
-        assert!(!stamp_matches(&stamp, Some("abc"), tarball), "no stamp");
-        fs::write(&stamp, stamp_text("ABC", tarball)).unwrap();
+        assert!(!stamp_matches(&stamp, None, tarball, None), "no stamp");
+        assert!(
+            !stamp_matches(&stamp, Some("abc"), tarball, None),
+            "no stamp"
+        );
+        fs::write(&stamp, stamp_text("ABC", tarball, None)).unwrap();
         assert_eq!(fs::read_to_string(&stamp).unwrap(), "ABC  stack 1.tar.gz\n");
-        assert!(stamp_matches(&stamp, Some("abc"), tarball));
-        assert!(stamp_matches(&stamp, Some("abc"), other), "same md5");
-        assert!(!stamp_matches(&stamp, Some("abd"), tarball));
-        assert!(stamp_matches(&stamp, None, tarball), "same file, no md5");
-        assert!(!stamp_matches(&stamp, None, other), "another URL");
+        assert!(stamp_matches(&stamp, Some("abc"), tarball, None));
+        assert!(stamp_matches(&stamp, Some("abc"), other, None), "same md5");
+        assert!(!stamp_matches(&stamp, Some("abd"), tarball, None));
+        assert!(
+            stamp_matches(&stamp, None, tarball, None),
+            "same file, no md5"
+        );
+        assert!(!stamp_matches(&stamp, None, other, None), "another URL");
         // A stamp of an older version: the md5 alone.
         fs::write(&stamp, "ABC\n").unwrap();
-        assert!(stamp_matches(&stamp, Some("abc"), tarball));
-        assert!(!stamp_matches(&stamp, None, tarball));
+        assert!(stamp_matches(&stamp, Some("abc"), tarball, None));
+        assert!(!stamp_matches(&stamp, None, tarball, None));
     }
 
     #[test]
@@ -289,5 +328,76 @@ mod tests {
         let gone = tmp.path().join("gone.tar.gz");
         assert!(at(&gone, "gone.tar.gz").is_err());
         assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "two");
+    }
+
+    const SHIFT: IdShift = IdShift {
+        uid_base: 100_000,
+        gid_base: 100_000,
+        count: 65536,
+    };
+
+    #[test]
+    fn stamp_text_records_the_shift() {
+        let tarball = Path::new("/apps/images/x/stack.tar.gz");
+        let split = IdShift {
+            uid_base: 200_000,
+            gid_base: 300_000,
+            count: 1000,
+        };
+        let cases = [
+            (None, "abc  stack.tar.gz\n"),
+            (Some(SHIFT), "abc  stack.tar.gz\nids 100000:100000:65536\n"),
+            (Some(split), "abc  stack.tar.gz\nids 200000:300000:1000\n"),
+        ];
+        for (shift, want) in cases {
+            assert_eq!(stamp_text("abc", tarball, shift), want, "{shift:?}");
+        }
+    }
+
+    #[test]
+    fn stamp_matches_only_the_same_shift() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stamp = tmp.path().join(".contents.md5");
+        let tarball = Path::new("/apps/images/x/stack.tar.gz");
+        let other = IdShift {
+            gid_base: 200_000,
+            ..SHIFT
+        };
+        let fewer = IdShift {
+            count: 65535,
+            ..SHIFT
+        };
+        let shifted = "ABC  stack.tar.gz\nids 100000:100000:65536\n";
+        // (stamp text, shift asked for) -> matches, for the md5 and for the file name
+        let cases = [
+            ("ABC  stack.tar.gz\n", None, true),
+            ("ABC  stack.tar.gz\n", Some(SHIFT), false),
+            ("ABC\n", Some(SHIFT), false),
+            (shifted, Some(SHIFT), true),
+            (shifted, None, false),
+            (shifted, Some(other), false),
+            (shifted, Some(fewer), false),
+            (
+                "ABC  stack.tar.gz\nids 100000:100000:65536",
+                Some(SHIFT),
+                true,
+            ),
+            ("ABC  stack.tar.gz\nids 100000:100000\n", Some(SHIFT), false),
+            (
+                "ABC  stack.tar.gz\nids 100000:100000:65536\nmore\n",
+                Some(SHIFT),
+                false,
+            ),
+            ("ABC  stack.tar.gz\n\n", None, false),
+        ];
+        for (text, shift, want) in cases {
+            fs::write(&stamp, text).unwrap();
+            let by_md5 = stamp_matches(&stamp, Some("abc"), tarball, shift);
+            assert_eq!(by_md5, want, "{text:?} {shift:?} by md5");
+            if text.contains("  ") {
+                let by_name = stamp_matches(&stamp, None, tarball, shift);
+                assert_eq!(by_name, want, "{text:?} {shift:?} by name");
+            }
+        }
     }
 }

@@ -8,8 +8,16 @@
 //! entry that would land outside it or be written through a link, and keeping modes, links,
 //! owners and (as root) device nodes. Memory stays flat whatever the sizes.
 //!
+//! For containers in a user namespace with shifted ownership on disk, [`UnpackOptions::shift`]
+//! ([`IdShift`]) adds a base to every stored uid and gid (uid 0 becomes host uid 100000) and
+//! refuses a tarball holding an id the mapping lacks. App builds come from untrusted authors:
+//! under [`Policy::Build`] a device node refuses the tarball, setuid and setgid bits are
+//! dropped, and the top folder is never group- or other-writable; OS images use
+//! [`Policy::Image`], which keeps everything.
+//!
 //! [`ensure_unpacked`] combines the two for a shared cache entry (an OS image): fetched and
-//! unpacked once, and not hashed again while a stamp says what the unpacked folder came from.
+//! unpacked once, and not hashed again while a stamp says what the unpacked folder came from
+//! (the tarball and the id shift it was unpacked with).
 //!
 //! A tool that calls [`interrupt::install`] gets downloads and unpacks that stop on Ctrl-C or
 //! SIGTERM with [`Error::Interrupted`], leaving no temp data behind.
@@ -32,4 +40,6 @@ pub use fetch::{ensure, ensure_with, Fetched};
 pub use hash::md5_file;
 pub use lock::EntryLock;
 pub use progress::{NoProgress, Progress, TerminalProgress};
-pub use unpack::{unpack, unpack_once, unpack_retiring, Compression, UnpackOptions};
+pub use unpack::{
+    unpack, unpack_once, unpack_retiring, Compression, IdShift, Policy, UnpackOptions,
+};

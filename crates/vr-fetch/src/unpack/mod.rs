@@ -2,6 +2,7 @@
 
 mod path;
 mod pipe;
+mod rules;
 mod sys;
 mod tree;
 
@@ -13,15 +14,39 @@ use std::io::{BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use tree::{Fail, Tree};
 
+pub use rules::{IdShift, Policy};
+
 /// Read size for the compressed file.
 const READ_BUF: usize = 256 * 1024;
 
-/// How to unpack.
+/// How to unpack. The default keeps everything as stored: an OS image unpacked for a container
+/// without a user namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnpackOptions {
-    /// Give everything unpacked to this (uid, gid). When None, root keeps the numeric owners
-    /// stored in the tarball, and anyone else owns what they unpack.
+    /// Give everything unpacked to this (uid, gid), host ids, whatever `shift` says. When
+    /// None, root keeps the numeric owners stored in the tarball (shifted by `shift`), and
+    /// anyone else owns what they unpack.
     pub owner: Option<(u32, u32)>,
+    /// Shift the stored owners into a user namespace's range on the host: uid `u` becomes
+    /// `uid_base + u`, gid `g` becomes `gid_base + g`, and folders with no entry of their own
+    /// (the root without a `./` entry, parents of entries) belong to `(uid_base, gid_base)`.
+    /// A stored id at or above `count` refuses the whole tarball ([`Error::UnsafeEntry`]),
+    /// whoever unpacks; ownership changes need root. Ignored when `owner` is given.
+    pub shift: Option<IdShift>,
+    /// How far the tarball's author is trusted: [`Policy::Image`] keeps everything,
+    /// [`Policy::Build`] refuses device nodes and drops setuid, setgid and a writable top
+    /// folder.
+    pub policy: Policy,
+}
+
+impl UnpackOptions {
+    /// The shift an unpack with these options applies to the files on disk: `shift` when
+    /// running as root with no fixed owner, else none (nothing is chowned, or everything goes
+    /// to `owner`).
+    pub(crate) fn shift_on_disk(&self) -> Option<IdShift> {
+        let euid = nix::unistd::geteuid().as_raw();
+        rules::Ownership::decide(euid, self.owner).shift_on_disk(self.shift)
+    }
 }
 
 /// The compression of a tarball, told by its file name.
@@ -171,7 +196,7 @@ fn fill(
     };
     let pipe = Pipe::spawn(compression.decoder(file)).map_err(io("start unpacking", tarball))?;
     let mut archive = tar::Archive::new(pipe);
-    let mut tree = Tree::new(root, opts.owner);
+    let mut tree = Tree::new(root, opts);
     for entry in archive.entries().map_err(tar_err)? {
         crate::interrupt::check()?;
         let mut entry = entry.map_err(tar_err)?;

@@ -7,9 +7,15 @@
 //! symlink or hardlink of that name is unlinked first, never written through. Hardlink targets
 //! are checked the same way. Symlink targets are stored as they are: `/bin/sh -> busybox` is
 //! part of an OS image, and is harmless as long as nothing is written through it.
+//!
+//! Owners and modes follow the rules of [`super::rules`]. The root is given to its owner last:
+//! until then it is the unpacker's 0700 temp dir, so a shifted owner (a container's root on the
+//! host) cannot reach into the tree while it is written.
 
 use super::path::{enclosed, parents};
+use super::rules::{IdShift, Ownership, Policy};
 use super::sys::{create_new, current_umask, mknod, replace, set_mtime};
+use super::UnpackOptions;
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, ErrorKind, Read, Write};
@@ -30,39 +36,6 @@ pub(crate) enum Fail {
     Write(io::Error),
 }
 
-/// Whose files these are once unpacked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ownership {
-    /// Leave them to whoever unpacks (not root, no owner asked for).
-    Unpacker,
-    /// The numeric uid/gid stored in each entry (root, no owner asked for).
-    FromArchive,
-    /// Everything to this uid/gid.
-    Fixed(u32, u32),
-}
-
-impl Ownership {
-    /// The ownership rule for an unpack by `euid` asked to give everything to `owner`.
-    pub(crate) fn decide(euid: u32, owner: Option<(u32, u32)>) -> Ownership {
-        match (owner, euid) {
-            (Some((uid, gid)), _) => Ownership::Fixed(uid, gid),
-            (None, 0) => Ownership::FromArchive,
-            (None, _) => Ownership::Unpacker,
-        }
-    }
-
-    /// The owner to give an entry stored with `uid`/`gid`, or None when nothing must change
-    /// (`me` is who new files belong to already).
-    pub(crate) fn chown_to(self, uid: u32, gid: u32, me: (u32, u32)) -> Option<(u32, u32)> {
-        let want = match self {
-            Ownership::Unpacker => return None,
-            Ownership::FromArchive => (uid, gid),
-            Ownership::Fixed(u, g) => (u, g),
-        };
-        (want != me).then_some(want)
-    }
-}
-
 /// Metadata of a directory, applied once everything inside it is written.
 struct DirMeta {
     rel: PathBuf,
@@ -77,6 +50,14 @@ pub(crate) struct Tree {
     deferred: Vec<DirMeta>,
     root_meta: Option<DirMeta>,
     ownership: Ownership,
+    /// The shift of stored ids, when asked for and no fixed owner is.
+    shift: Option<IdShift>,
+    policy: Policy,
+    /// Who folders made without an entry belong to, when not `me`.
+    implicit: Option<(u32, u32)>,
+    /// Who the root will belong to, when not `me`: applied last, so the root stays the
+    /// unpacker's 0700 temp dir, closed to the new owners, while entries are written.
+    root_owner: Option<(u32, u32)>,
     me: (u32, u32),
     umask: u32,
     may_mknod: bool,
@@ -85,18 +66,28 @@ pub(crate) struct Tree {
 
 impl Tree {
     /// A tree over the empty directory `root`.
-    pub(crate) fn new(root: &Path, owner: Option<(u32, u32)>) -> Tree {
+    pub(crate) fn new(root: &Path, opts: &UnpackOptions) -> Tree {
         let euid = nix::unistd::geteuid().as_raw();
         let egid = nix::unistd::getegid().as_raw();
+        let me = (euid, egid);
         let mut dirs = HashSet::new();
         dirs.insert(PathBuf::new());
+        let ownership = Ownership::decide(euid, opts.owner);
+        // A fixed owner is a host id already: the shift is for stored ids only. Without root
+        // nothing is chowned, but ids the mapping lacks still refuse the tarball.
+        let shift = opts.shift.filter(|_| opts.owner.is_none());
+        let implicit = ownership.implicit(shift, me);
         Tree {
             root: root.to_path_buf(),
             dirs,
             deferred: Vec::new(),
             root_meta: None,
-            ownership: Ownership::decide(euid, owner),
-            me: (euid, egid),
+            ownership,
+            shift,
+            policy: opts.policy,
+            implicit,
+            root_owner: implicit,
+            me,
             umask: current_umask(),
             may_mknod: euid == 0,
             buf: vec![0u8; COPY_BUF],
@@ -109,9 +100,18 @@ impl Tree {
         let rel = enclosed(&name).map_err(|r| Fail::Unsafe(r.to_string()))?;
         let header = entry.header();
         let kind = header.entry_type();
-        let mode = header.mode().map_err(Fail::Read)? & 0o7777;
-        let uid = id(header.uid().map_err(Fail::Read)?)?;
-        let gid = id(header.gid().map_err(Fail::Read)?)?;
+        let mode = self.policy.entry_mode(header.mode().map_err(Fail::Read)?);
+        // Unreadable device numbers are shown as 0:0 here: the entry is refused either way.
+        let (major, minor) = device(header, kind).unwrap_or((0, 0));
+        self.policy
+            .allows(kind, major, minor)
+            .map_err(Fail::Unsafe)?;
+        let uid = id("owner", header.uid().map_err(Fail::Read)?)?;
+        let gid = id("group", header.gid().map_err(Fail::Read)?)?;
+        let (uid, gid) = match self.shift {
+            Some(shift) => shift.map(uid, gid).map_err(Fail::Unsafe)?,
+            None => (uid, gid),
+        };
         let mtime = header
             .mtime()
             .ok()
@@ -124,9 +124,7 @@ impl Tree {
                     "it names the root but is not a directory".into(),
                 ));
             }
-            if let Some((u, g)) = owner {
-                lchown(&self.root, Some(u), Some(g)).map_err(Fail::Write)?;
-            }
+            self.root_owner = owner;
             self.root_meta = Some(DirMeta { rel, mode, mtime });
             return Ok(());
         }
@@ -209,15 +207,7 @@ impl Tree {
                     return Ok(()); // device nodes need root; skipped like an unprivileged tar
                 }
                 self.not_a_dir(&rel)?;
-                // GNU tar leaves the device fields of a fifo empty.
-                let (major, minor) = if kind == T::Fifo {
-                    (0, 0)
-                } else {
-                    (
-                        header.device_major().map_err(Fail::Read)?.unwrap_or(0),
-                        header.device_minor().map_err(Fail::Read)?.unwrap_or(0),
-                    )
-                };
+                let (major, minor) = device(header, kind)?;
                 mknod(&path, kind, mode, major, minor).map_err(Fail::Write)?;
                 if let Some((u, g)) = owner {
                     lchown(&path, Some(u), Some(g)).map_err(Fail::Write)?;
@@ -238,16 +228,14 @@ impl Tree {
     pub(crate) fn finish(mut self) -> io::Result<()> {
         let mut deferred = std::mem::take(&mut self.deferred);
         deferred.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
-        let root = self.root_meta.take().unwrap_or(DirMeta {
+        let mut root = self.root_meta.take().unwrap_or(DirMeta {
             rel: PathBuf::new(),
             mode: 0o755,
             mtime: None,
         });
-        if let Ownership::Fixed(u, g) = self.ownership {
-            if (u, g) != self.me {
-                // The root was made here: it belongs to the owner too.
-                lchown(&self.root, Some(u), Some(g))?;
-            }
+        root.mode = self.policy.root_mode(root.mode);
+        if let Some((u, g)) = self.root_owner {
+            lchown(&self.root, Some(u), Some(g))?;
         }
         for d in deferred.iter().chain(std::iter::once(&root)) {
             let path = self.root.join(&d.rel);
@@ -280,10 +268,8 @@ impl Tree {
                 }
                 Err(e) => return Err(Fail::Write(e)),
             }
-            if let Ownership::Fixed(u, g) = self.ownership {
-                if (u, g) != self.me {
-                    lchown(&path, Some(u), Some(g)).map_err(Fail::Write)?;
-                }
+            if let Some((u, g)) = self.implicit {
+                lchown(&path, Some(u), Some(g)).map_err(Fail::Write)?;
             }
             self.dirs.insert(parent.to_path_buf());
         }
@@ -317,30 +303,19 @@ impl Tree {
     }
 }
 
-fn id(value: u64) -> Result<u32, Fail> {
-    u32::try_from(value).map_err(|_| Fail::Unsafe(format!("owner id {value} is out of range")))
+/// A stored owner or group id (`what`) as a u32.
+fn id(what: &str, value: u64) -> Result<u32, Fail> {
+    u32::try_from(value).map_err(|_| Fail::Unsafe(format!("{what} id {value} is out of range")))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ownership_table() {
-        let me = (0, 0);
-        let cases = [
-            // (euid, owner asked, entry uid/gid, me) -> chown to
-            (0, None, (0, 0), me, None),
-            (0, None, (1000, 100), me, Some((1000, 100))),
-            (0, Some((5, 6)), (1000, 100), me, Some((5, 6))),
-            (0, Some((0, 0)), (1000, 100), me, None),
-            (1000, None, (0, 0), (1000, 1000), None),
-            (1000, Some((1000, 1000)), (0, 0), (1000, 1000), None),
-            (1000, Some((7, 7)), (0, 0), (1000, 1000), Some((7, 7))),
-        ];
-        for (euid, owner, (u, g), me, want) in cases {
-            let got = Ownership::decide(euid, owner).chown_to(u, g, me);
-            assert_eq!(got, want, "euid {euid} owner {owner:?} entry {u}:{g}");
-        }
+/// The device numbers of a device entry; (0, 0) for anything else (GNU tar leaves the fields
+/// of a fifo empty).
+fn device(header: &tar::Header, kind: tar::EntryType) -> Result<(u32, u32), Fail> {
+    if !matches!(kind, tar::EntryType::Char | tar::EntryType::Block) {
+        return Ok((0, 0));
     }
+    Ok((
+        header.device_major().map_err(Fail::Read)?.unwrap_or(0),
+        header.device_minor().map_err(Fail::Read)?.unwrap_or(0),
+    ))
 }

@@ -1,8 +1,10 @@
-//! vr-fetch integration tests: downloads against a local HTTP server, tarballs made by GNU tar
-//! and hostile tarballs crafted with the `tar` crate's builder.
+//! vr-fetch integration tests: downloads against a local HTTP server, tarballs made by GNU tar,
+//! hostile tarballs crafted with the `tar` crate's builder, and shifted or build-policy unpacks.
 #![allow(clippy::unwrap_used)]
 
+mod build_policy;
 mod fetch;
 mod hostile;
+mod shift;
 mod support;
 mod unpack;

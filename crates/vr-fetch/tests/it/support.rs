@@ -5,6 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use vr_fetch::{unpack, Error, UnpackOptions};
 
 /// One line per path under `dir` (sorted): type, mode, owner, size, mtime, link target and the
 /// md5 of file contents. Two equal snapshots mean an untouched (or identical) tree.
@@ -166,4 +167,86 @@ pub fn is_root(test: &str) -> bool {
         return true;
     }
     vr_tests::e2e_ready(test)
+}
+
+/// What an entry of a [`tarball`] is.
+#[derive(Clone, Copy)]
+pub enum K<'a> {
+    Dir,
+    File(&'a [u8]),
+    Symlink(&'a str),
+    Char(u32, u32),
+    Block(u32, u32),
+    Fifo,
+}
+
+/// One entry: name (stored byte for byte), kind, mode, uid, gid.
+#[derive(Clone, Copy)]
+pub struct T<'a>(pub &'a str, pub K<'a>, pub u32, pub u64, pub u64);
+
+/// Writes `entries` as a gzip tarball at `out`.
+pub fn tarball(out: &Path, entries: &[T]) {
+    let file = fs::File::create(out).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    for &T(name, kind, mode, uid, gid) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(1_600_000_000);
+        h.set_mode(mode);
+        h.set_uid(uid);
+        h.set_gid(gid);
+        let mut data: &[u8] = &[];
+        match kind {
+            K::Dir => h.set_entry_type(tar::EntryType::Directory),
+            K::File(d) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                data = d;
+            }
+            K::Symlink(target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_link_name(target).unwrap();
+            }
+            K::Char(major, minor) | K::Block(major, minor) => {
+                h.set_entry_type(if matches!(kind, K::Char(..)) {
+                    tar::EntryType::Char
+                } else {
+                    tar::EntryType::Block
+                });
+                h.set_device_major(major).unwrap();
+                h.set_device_minor(minor).unwrap();
+            }
+            K::Fifo => h.set_entry_type(tar::EntryType::Fifo),
+        }
+        let field = &mut h.as_old_mut().name;
+        field.fill(0);
+        field[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap().flush().unwrap();
+}
+
+/// (uid, gid, mode & 0o7777) of `path`, not following a symlink.
+pub fn owner_mode(path: &Path) -> (u32, u32, u32) {
+    let m = fs::symlink_metadata(path).unwrap();
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+/// Refused tarballs leave the parent folder exactly as it was: no target, no temp dir.
+pub fn assert_refused(opts: &UnpackOptions, entries: &[T], entry: &str, reason: &str) {
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("t.tar.gz");
+    tarball(&t, entries);
+    let parent = work.path().join("parent");
+    fs::create_dir_all(parent.join("beside")).unwrap();
+    fs::write(parent.join("beside/file"), b"original").unwrap();
+    let before = snapshot(&parent);
+    let err = unpack(&t, &parent.join("target"), opts).unwrap_err();
+    assert!(matches!(err, Error::UnsafeEntry { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("refusing entry {entry:?} of {}: {reason}", t.display())
+    );
+    assert_eq!(snapshot(&parent), before, "{entry}: the parent changed");
 }

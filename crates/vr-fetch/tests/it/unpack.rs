@@ -138,6 +138,7 @@ fn owner_is_applied_to_everything() {
     let target = work.path().join("out");
     let opts = UnpackOptions {
         owner: Some((4242, 4343)),
+        ..Default::default()
     };
     unpack(&tarball, &target, &opts).unwrap();
     let mut count = 0;
