@@ -35,6 +35,7 @@ volumes:
   - ["/srv/logs", "/var/log/app"]
 mem_limit: 512M
 memsw_limit: 1073741824
+pids_limit: 512
 app_folder: /app
 app_repo_url: https://example.com/repo.git
 app_repo_type: git
@@ -98,6 +99,7 @@ fn every_key() {
         ],
         mem_limit: s("512M"),
         memsw_limit: s("1073741824"),
+        pids_limit: Some(512),
         app_folder: s("/app"),
         app_repo_url: s("https://example.com/repo.git"),
         app_repo_type: s("git"),
@@ -114,6 +116,7 @@ fn every_key() {
         "http://h/builds/my_app-1.10.tar.gz"
     );
     assert_eq!(cfg.port().unwrap(), 5000);
+    assert_eq!(cfg.pids_limit_or_default(), 512);
 }
 
 #[test]
@@ -139,6 +142,18 @@ fn accepted_forms() {
         ("cmd: x\nmem_limit: 268435456\n", |c| {
             c.mem_limit.as_deref() == Some("268435456")
         }),
+        ("cmd: x\npids_limit: 1\n", |c| c.pids_limit == Some(1)),
+        ("cmd: x\npids_limit: 64\n", |c| c.pids_limit == Some(64)),
+        ("cmd: x\npids_limit: \"256\"\n", |c| {
+            c.pids_limit == Some(256)
+        }),
+        ("cmd: x\npids_limit: 4194304\n", |c| {
+            c.pids_limit == Some(4_194_304) && c.pids_limit_or_default() == 4_194_304
+        }),
+        ("cmd: x\npids_limit:\n", |c| {
+            c.pids_limit.is_none() && c.pids_limit_or_default() == crate::DEFAULT_PIDS_LIMIT
+        }),
+        ("cmd: x\n", |c| c.pids_limit_or_default() == 1024),
         ("cmd: x\nenv:\n", |c| c.env.is_empty()),
         ("cmd: x\nenv: {}\n", |c| c.env.is_empty()),
         ("cmd: x\nenv: {F: 1.50, G: ~, H: 'null'}\n", |c| {
@@ -211,6 +226,15 @@ fn errors() {
         ("cmd: x\nmemsw_limit: -5\n", "proc.yaml line 2: key `memsw_limit`: expected a memory size (bytes, or a number with K, M or G like 512M), got -5"),
         ("cmd: x\nmemsw_limit: 1.5G\n", "proc.yaml line 2: key `memsw_limit`: expected a memory size (bytes, or a number with K, M or G like 512M), got \"1.5G\""),
         ("cmd: x\nmem_limit: [1]\n", "proc.yaml line 2: key `mem_limit`: invalid type: sequence, expected a memory size (bytes, or like 512M)"),
+        ("cmd: x\npids_limit: 0\n", "proc.yaml line 2: key `pids_limit`: expected a process count (1 to 4194304), got 0"),
+        ("cmd: x\npids_limit: -1\n", "proc.yaml line 2: key `pids_limit`: expected a process count (1 to 4194304), got -1"),
+        ("cmd: x\npids_limit: 4194305\n", "proc.yaml line 2: key `pids_limit`: expected a process count (1 to 4194304), got 4194305"),
+        ("cmd: x\npids_limit: lots\n", "proc.yaml line 2: key `pids_limit`: expected a process count (1 to 4194304), got \"lots\""),
+        ("cmd: x\npids_limit: '0'\n", "proc.yaml line 2: key `pids_limit`: expected a process count (1 to 4194304), got \"0\""),
+        ("cmd: x\npids_limit: '+64'\n", "proc.yaml line 2: key `pids_limit`: expected a process count (1 to 4194304), got \"+64\""),
+        ("cmd: x\npids_limit: 1.5\n", "proc.yaml line 2: key `pids_limit`: expected a process count (1 to 4194304), got 1.5"),
+        ("cmd: x\npids_limit: true\n", "proc.yaml line 2: key `pids_limit`: invalid type: boolean `true`, expected a process count (1 to 4194304)"),
+        ("cmd: x\npids_limit: [1]\n", "proc.yaml line 2: key `pids_limit`: invalid type: sequence, expected a process count (1 to 4194304)"),
     ];
     for (text, want) in cases {
         let got = parse(text).map(|_| ()).unwrap_err().to_string();

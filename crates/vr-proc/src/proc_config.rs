@@ -9,6 +9,14 @@ use crate::names::name_problem;
 use crate::yaml::{self, KeySpec, Kind};
 use crate::{Error, Result};
 
+/// The pids cgroup limit (processes and threads) of a proc's container when its proc.yaml has
+/// no `pids_limit`.
+pub const DEFAULT_PIDS_LIMIT: u64 = 1024;
+
+/// The largest `pids_limit`: the kernel's `PID_MAX_LIMIT` on 64-bit hosts, beyond which no
+/// more processes can exist anyway.
+pub(crate) const PID_MAX_LIMIT: u64 = 4_194_304;
+
 /// A bind mount from the host into the container (`volumes: [[host_dir, container_dir]]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Volume {
@@ -63,6 +71,8 @@ pub struct ProcConfig {
     pub mem_limit: Option<String>,
     /// `memsw_limit`: memory plus swap, same form as `mem_limit`.
     pub memsw_limit: Option<String>,
+    /// `pids_limit`: the most processes and threads the container may have, 1 to 4194304.
+    pub pids_limit: Option<u64>,
     /// `app_folder`.
     pub app_folder: Option<String>,
     /// `app_repo_url` (informational).
@@ -97,6 +107,7 @@ const KEYS: &[KeySpec] = &[
     ("volumes", "volumes", Kind::Volumes),
     ("mem_limit", "mem_limit", Kind::MemSize),
     ("memsw_limit", "memsw_limit", Kind::MemSize),
+    ("pids_limit", "pids_limit", Kind::ProcessCount),
     ("app_folder", "app_folder", Kind::Text),
     ("app_repo_url", "app_repo_url", Kind::Text),
     ("app_repo_type", "app_repo_type", Kind::Text),
@@ -136,6 +147,7 @@ impl ProcConfig {
             volumes: f.volumes("volumes"),
             mem_limit: f.text("mem_limit"),
             memsw_limit: f.text("memsw_limit"),
+            pids_limit: f.count("pids_limit"),
             app_folder: f.text("app_folder"),
             app_repo_url: f.text("app_repo_url"),
             app_repo_type: f.text("app_repo_type"),
@@ -249,6 +261,11 @@ impl ProcConfig {
     /// `memsw_limit` in bytes (validated when parsed).
     pub fn memsw_limit_bytes(&self) -> Option<u64> {
         self.memsw_limit.as_deref().and_then(mem_size_bytes)
+    }
+
+    /// `pids_limit`, or [`DEFAULT_PIDS_LIMIT`] when proc.yaml has none (or it is null).
+    pub fn pids_limit_or_default(&self) -> u64 {
+        self.pids_limit.unwrap_or(DEFAULT_PIDS_LIMIT)
     }
 }
 

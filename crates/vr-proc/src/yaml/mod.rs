@@ -17,7 +17,9 @@ use crate::{Error, Result, Volume};
 mod values;
 
 pub(crate) use values::is_shell_name;
-use values::{EnvVisitor, MemSizeVisitor, PortVisitor, TextVisitor, VolumesVisitor};
+use values::{
+    EnvVisitor, MemSizeVisitor, PortVisitor, ProcessCountVisitor, TextVisitor, VolumesVisitor,
+};
 
 /// How a key's value is read.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +30,8 @@ pub(crate) enum Kind {
     Port,
     /// Bytes as an integer, or a string like `512M`.
     MemSize,
+    /// 1 to [`crate::proc_config::PID_MAX_LIMIT`], as a number or a numeric string.
+    ProcessCount,
     /// Map of shell variable names to scalars.
     Env,
     /// Any map.
@@ -44,6 +48,7 @@ pub(crate) type KeySpec = (&'static str, &'static str, Kind);
 pub(crate) enum Field {
     Text(String),
     Port(u16),
+    Count(u64),
     Env(BTreeMap<String, String>),
     Settings(Mapping),
     Volumes(Vec<Volume>),
@@ -63,6 +68,12 @@ impl Fields {
     pub(crate) fn port(&mut self, name: &str) -> Option<u16> {
         match self.0.remove(name) {
             Some(Field::Port(port)) => Some(port),
+            _ => None,
+        }
+    }
+    pub(crate) fn count(&mut self, name: &str) -> Option<u64> {
+        match self.0.remove(name) {
+            Some(Field::Count(count)) => Some(count),
             _ => None,
         }
     }
@@ -282,14 +293,15 @@ impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
 impl<'de> Visitor<'de> for FieldSeed<'_> {
     type Value = Option<Field>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.kind {
-            Kind::Text => "a string",
-            Kind::Port => "a port number (1-65535)",
-            Kind::MemSize => "a memory size (bytes, or like 512M)",
-            Kind::Env => "a map of variable names to values",
-            Kind::Settings => "a map",
-            Kind::Volumes => "a list of [host_dir, container_dir]",
-        })
+        match self.kind {
+            Kind::Text => f.write_str("a string"),
+            Kind::Port => f.write_str("a port number (1-65535)"),
+            Kind::MemSize => f.write_str("a memory size (bytes, or like 512M)"),
+            Kind::ProcessCount => values::expecting_process_count(f),
+            Kind::Env => f.write_str("a map of variable names to values"),
+            Kind::Settings => f.write_str("a map"),
+            Kind::Volumes => f.write_str("a list of [host_dir, container_dir]"),
+        }
     }
     fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
         Ok(None)
@@ -303,6 +315,9 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
             Kind::Text => Field::Text(d.deserialize_str(TextVisitor { key, state })?),
             Kind::Port => Field::Port(d.deserialize_any(PortVisitor { key, state })?),
             Kind::MemSize => Field::Text(d.deserialize_any(MemSizeVisitor { key, state })?),
+            Kind::ProcessCount => {
+                Field::Count(d.deserialize_any(ProcessCountVisitor { key, state })?)
+            }
             Kind::Env => Field::Env(d.deserialize_map(EnvVisitor { key, state })?),
             Kind::Settings => Field::Settings(Mapping::deserialize(d)?),
             Kind::Volumes => Field::Volumes(d.deserialize_seq(VolumesVisitor { key, state })?),

@@ -1,5 +1,5 @@
-//! The visitors that read and check one kind of value each (text, port, memory size, env,
-//! volumes). They fail through [`State::fail`] so the key and message travel with the error.
+//! The visitors that read and check one kind of value each (text, port, memory size, process
+//! count, env, volumes). They fail through [`State::fail`] so the key and message travel with the error.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::State;
+use crate::proc_config::PID_MAX_LIMIT;
 use crate::Volume;
 
 /// A scalar as written (numbers and booleans keep their spelling); no NUL bytes.
@@ -113,6 +114,60 @@ impl<'de> Visitor<'de> for MemSizeVisitor<'_> {
             Ok(v.to_string())
         } else {
             Err(self.bad(format!("{v:?}")))
+        }
+    }
+}
+
+/// `a process count (1 to 4194304)`: what a [`ProcessCountVisitor`] expects.
+pub(super) fn expecting_process_count(f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "a process count (1 to {PID_MAX_LIMIT})")
+}
+
+/// A pids cgroup limit: 1 to [`PID_MAX_LIMIT`], as a YAML integer or a string of ASCII digits.
+pub(super) struct ProcessCountVisitor<'a> {
+    pub(super) key: &'a str,
+    pub(super) state: &'a State,
+}
+
+impl ProcessCountVisitor<'_> {
+    fn bad<E: de::Error>(&self, got: String) -> E {
+        self.state.fail(
+            self.key,
+            format!("expected a process count (1 to {PID_MAX_LIMIT}), got {got}"),
+        )
+    }
+}
+
+impl<'de> Visitor<'de> for ProcessCountVisitor<'_> {
+    type Value = u64;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        expecting_process_count(f)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<u64, E> {
+        if (1..=PID_MAX_LIMIT).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.bad(v.to_string()))
+        }
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<u64, E> {
+        match u64::try_from(v) {
+            Ok(count) => self.visit_u64(count),
+            Err(_) => Err(self.bad(v.to_string())),
+        }
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<u64, E> {
+        Err(self.bad(v.to_string()))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<u64, E> {
+        match v.parse::<u64>() {
+            Ok(count)
+                if (1..=PID_MAX_LIMIT).contains(&count)
+                    && v.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Ok(count)
+            }
+            _ => Err(self.bad(format!("{v:?}"))),
         }
     }
 }
