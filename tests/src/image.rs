@@ -92,3 +92,21 @@ pub fn md5_file(path: &Path) -> io::Result<String> {
     }
     Ok(format!("{:x}", ctx.compute()))
 }
+
+/// Adds `uid_base`/`gid_base` to the owner of `dir` and of everything below it (symlinks
+/// themselves, not followed): a tree as vr unpacks it for a user-namespaced container.
+pub fn shift_tree(dir: &Path, uid_base: u32, gid_base: u32) -> io::Result<()> {
+    use std::os::unix::fs::{lchown, MetadataExt};
+    let meta = fs::symlink_metadata(dir)?;
+    lchown(
+        dir,
+        Some(meta.uid() + uid_base),
+        Some(meta.gid() + gid_base),
+    )?;
+    if meta.is_dir() {
+        for entry in fs::read_dir(dir)? {
+            shift_tree(&entry?.path(), uid_base, gid_base)?;
+        }
+    }
+    Ok(())
+}

@@ -54,6 +54,7 @@ pub fn run(args: &[String]) -> Result<()> {
         ),
     );
     util::ensure_tools(util::RUNTIME_TOOLS)?;
+    util::ensure_subids()?;
     step(
         2,
         "build vimage, vrun and vuptest (release; vuptest statically linked so it runs in any image)",

@@ -7,6 +7,7 @@ use anyhow::Result;
 
 pub fn run(args: &[String]) -> Result<()> {
     util::ensure_tools(util::RUNTIME_TOOLS)?;
+    util::ensure_subids()?;
     let static_vuptest = util::build_bins(false)?;
     crate::dist::run(&[])?;
     let mut cargo = util::cargo();

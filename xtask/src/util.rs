@@ -103,6 +103,34 @@ pub fn ensure_tools(pairs: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
+/// Gives root the host ids 100000-165535 in /etc/subuid and /etc/subgid when it has no range
+/// there yet: vr's containers map their ids 0-65535 to root's range, and LXC's newuidmap
+/// refuses a range root was not given. Says what it added.
+pub fn ensure_subids() -> Result<()> {
+    for file in ["/etc/subuid", "/etc/subgid"] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let has_root = text
+            .lines()
+            .any(|l| l.starts_with("root:") || l.starts_with("0:"));
+        if has_root {
+            continue;
+        }
+        if !is_root() {
+            bail!("root has no range in {file}: add the line `root:100000:65536` to it as root");
+        }
+        let mut new = text;
+        if !new.is_empty() && !new.ends_with('\n') {
+            new.push('\n');
+        }
+        new.push_str("root:100000:65536\n");
+        std::fs::write(file, new).with_context(|| format!("cannot write {file}"))?;
+        eprintln!(
+            "xtask: gave root the host ids 100000-165535 in {file} (for vr's user namespaces)"
+        );
+    }
+    Ok(())
+}
+
 /// The packages every flow needs at run time: LXC and busybox for the test images, dash and
 /// PyYAML for the script and settings tests, supervisor for the supervisord test, man-db and
 /// dpkg-deb for the package tests.

@@ -6,15 +6,15 @@ use crate::error::io_err;
 pub use crate::error::BuildError;
 use crate::ns::{NsError, Overlay};
 use crate::pack::{pack_with, PackError, Packed};
-use crate::scratch::{DevScaffold, Scratch};
+use crate::scratch::Scratch;
 use crate::signals::Blocked;
 use crate::tee::Tee;
 use std::cell::Cell;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use vr_lxc::{ContainerConfig, Execute, Foreground, ForwardTo, Outcome, RealSys, Rootfs};
+use vr_fs::Beneath;
+use vr_lxc::{ContainerConfig, Execute, Foreground, ForwardTo, IdMap, Outcome, RealSys, Rootfs};
 use vr_proc::{ImageConfig, Layout};
 
 /// The folder inside the rootfs that holds the provisioning script and its environment while
@@ -55,19 +55,31 @@ fn interrupted() -> Option<nix::sys::signal::Signal> {
 /// Fetches the base image into the cache and unpacks it there once. When the binary has
 /// called [`vr_fetch::interrupt::install`], Ctrl-C or SIGTERM stops the download or unpack and
 /// removes its temp data.
+/// The base is unpacked with its owners shifted into `map` (root of the image = the
+/// containers' root), and `VR_ROOT` is closed to other host users first.
 pub fn ensure_base(
     cfg: &ImageConfig,
     layout: &Layout,
+    map: &IdMap,
     report: &dyn Report,
 ) -> Result<PathBuf, BuildError> {
+    vr_lxc::host::secure_root(&layout.root, map)?;
     let tarball = layout.image_tarball(&cfg.base_image_name, &cfg.base_image_url)?;
     let contents = layout.image_contents(&cfg.base_image_name)?;
+    let opts = vr_fetch::UnpackOptions {
+        shift: Some(vr_fetch::IdShift {
+            uid_base: map.host_uid,
+            gid_base: map.host_gid,
+            count: map.count,
+        }),
+        ..vr_fetch::UnpackOptions::default()
+    };
     let done = vr_fetch::ensure_unpacked(
         &cfg.base_image_url,
         &tarball,
         &contents,
         cfg.base_image_md5.as_deref(),
-        &vr_fetch::UnpackOptions::default(),
+        &opts,
         report.progress(),
     )
     .map_err(|source| BuildError::Fetch {
@@ -102,13 +114,18 @@ pub fn ensure_base(
     Ok(contents)
 }
 
-/// The container of a build or shell on the merged `rootfs`: PATH and HOME defaults and TERM
-/// passed through (`env` comes on top from [`env_file`]).
-fn container(cfg: &ImageConfig, rootfs: &Path) -> ContainerConfig {
+/// The container of a build or shell on the merged `rootfs`, in the user namespace `map`, with
+/// vr's seccomp profile at `seccomp` but without `no_new_privs` (a provisioning script runs
+/// package managers and their setuid helpers): PATH and HOME defaults and TERM passed through
+/// (`env` comes on top from [`env_file`]).
+fn container(cfg: &ImageConfig, rootfs: &Path, map: IdMap, seccomp: &Path) -> ContainerConfig {
     let mut c = ContainerConfig::new(
         vr_lxc::hostname_for(&cfg.new_image_name),
         Rootfs::Dir(rootfs.to_path_buf()),
+        map,
     );
+    c.seccomp = Some(seccomp.to_path_buf());
+    c.no_new_privs = false;
     c.environment = vec![
         ("PATH".to_string(), DEFAULT_PATH.to_string()),
         ("HOME".to_string(), "/root".to_string()),
@@ -147,7 +164,8 @@ pub fn build(
     out_dir: &Path,
     report: &dyn Report,
 ) -> Result<Built, BuildError> {
-    let base = ensure_base(cfg, layout, report)?;
+    let map = IdMap::for_host(&RealSys)?;
+    let base = ensure_base(cfg, layout, &map, report)?;
     // From here on temp data exists: signals wait for a step boundary (see crate::signals).
     let blocked = Blocked::new().map_err(|source| NsError {
         action: "block signals".into(),
@@ -157,8 +175,8 @@ pub fn build(
     if let Some(signal) = interrupted() {
         return Err(BuildError::Interrupted(signal));
     }
-    let scratch = Scratch::new(layout, &cfg.base_image_name)?;
-    let result = build_in(cfg, &base, &scratch, out_dir, report, &blocked);
+    let scratch = Scratch::new(layout, &cfg.base_image_name, &base)?;
+    let result = build_in(cfg, &base, &scratch, &map, out_dir, report, &blocked);
     let cleanup = scratch.remove();
     // A signal that came during the last steps: the image is complete (or the error above
     // is reported); swallow it so it does not kill us before we say so.
@@ -187,6 +205,7 @@ fn build_in(
     cfg: &ImageConfig,
     base: &Path,
     scratch: &Scratch,
+    map: &IdMap,
     out_dir: &Path,
     report: &dyn Report,
     blocked: &Blocked,
@@ -207,21 +226,27 @@ fn build_in(
         &scratch.path("rootfs"),
     )?;
     let rootfs = overlay.path().to_path_buf();
-    let work = rootfs.join(WORK_IN_ROOTFS);
-    fs::create_dir(&work).map_err(io_err("create", &work))?;
-    fs::set_permissions(&work, fs::Permissions::from_mode(0o700))
-        .map_err(io_err("chmod", &work))?;
-    let provision = work.join("provision");
-    fs::copy(&script, &provision).map_err(io_err("copy the script to", &provision))?;
-    fs::set_permissions(&provision, fs::Permissions::from_mode(0o700))
-        .map_err(io_err("chmod", &provision))?;
-    let env_sh = work.join("env.sh");
-    fs::write(&env_sh, env_file(cfg)).map_err(io_err("write", &env_sh))?;
-    let dev = DevScaffold::make(&rootfs)?;
+    // The base (and then the script) decides what is in the merged tree: every write there
+    // goes through a handle that follows no link.
+    let tree = Beneath::open(&rootfs)?;
+    let work = Path::new(WORK_IN_ROOTFS);
+    tree.ensure_dir(work, 0o700, Some(map.root()))?;
+    let script_bytes = fs::read(&script).map_err(io_err("read", &script))?;
+    tree.write_file(
+        &work.join("provision"),
+        &script_bytes,
+        0o700,
+        Some(map.root()),
+    )?;
+    tree.write_file(
+        &work.join("env.sh"),
+        env_file(cfg).as_bytes(),
+        0o600,
+        Some(map.root()),
+    )?;
     let launch = vec!["/bin/sh".to_string(), "-c".to_string(), LAUNCH.to_string()];
-    let outcome = run_container(cfg, scratch, &rootfs, Some(&log_path), launch, report);
-    dev.remove();
-    fs::remove_dir_all(&work).map_err(io_err("remove", &work))?;
+    let outcome = run_container(cfg, scratch, &rootfs, map, Some(&log_path), launch, report);
+    tree.remove_tree(work)?;
     let outcome = outcome?;
     if outcome != Outcome::Exited(0) {
         return Err(BuildError::ScriptFailed {
@@ -242,7 +267,7 @@ fn build_in(
         caught.get().is_some()
     };
     let exclude = [PathBuf::from(WORK_IN_ROOTFS)];
-    let packed = match pack_with(&rootfs, &out, &exclude, threads, &cancel) {
+    let packed = match pack_with(&rootfs, &out, &exclude, threads, Some(*map), &cancel) {
         Err(PackError::Cancelled) => {
             let signal = caught.get().unwrap_or(nix::sys::signal::Signal::SIGTERM);
             return Err(BuildError::Interrupted(signal));
@@ -268,13 +293,16 @@ fn run_container(
     cfg: &ImageConfig,
     scratch: &Scratch,
     rootfs: &Path,
+    map: &IdMap,
     log: Option<&Path>,
     command: Vec<String>,
     report: &dyn Report,
 ) -> Result<Outcome, BuildError> {
     let version = vr_lxc::detect_version(&RealSys)?;
     let cgroups = vr_lxc::CgroupHost::detect(&RealSys)?;
-    let c = container(cfg, rootfs);
+    let seccomp = scratch.path("seccomp");
+    fs::write(&seccomp, vr_lxc::SECCOMP_PROFILE).map_err(io_err("write", &seccomp))?;
+    let c = container(cfg, rootfs, *map, &seccomp);
     let text = vr_lxc::render(&c, &version, &cgroups)?;
     let config = scratch.path("container.lxc");
     fs::write(&config, &text).map_err(io_err("write", &config))?;
@@ -332,8 +360,9 @@ pub fn shell(
     layout: &Layout,
     report: &dyn Report,
 ) -> Result<Outcome, BuildError> {
-    let base = ensure_base(cfg, layout, report)?;
-    let scratch = Scratch::new(layout, &cfg.base_image_name)?;
+    let map = IdMap::for_host(&RealSys)?;
+    let base = ensure_base(cfg, layout, &map, report)?;
+    let scratch = Scratch::new(layout, &cfg.base_image_name, &base)?;
     let result = (|| {
         let overlay = Overlay::mount(
             std::slice::from_ref(&base),
@@ -342,14 +371,19 @@ pub fn shell(
             &scratch.path("rootfs"),
         )?;
         let rootfs = overlay.path().to_path_buf();
-        let dev = DevScaffold::make(&rootfs)?;
-        let sh = if rootfs.join("bin/bash").exists() {
-            "/bin/bash"
-        } else {
-            "/bin/sh"
-        };
-        let outcome = run_container(cfg, &scratch, &rootfs, None, vec![sh.to_string()], report);
-        dev.remove();
+        let has_bash = Beneath::open(&rootfs)?
+            .entry_kind(Path::new("bin/bash"))?
+            .is_some();
+        let sh = if has_bash { "/bin/bash" } else { "/bin/sh" };
+        let outcome = run_container(
+            cfg,
+            &scratch,
+            &rootfs,
+            &map,
+            None,
+            vec![sh.to_string()],
+            report,
+        );
         overlay.unmount()?;
         outcome
     })();

@@ -27,6 +27,9 @@ pub enum BuildError {
     /// The private mount namespace or the overlay failed.
     #[error(transparent)]
     Ns(#[from] NsError),
+    /// A write into (or read from) the build's tree was refused or failed.
+    #[error(transparent)]
+    Tree(#[from] vr_fs::Error),
     /// Writing the tarball failed.
     #[error(transparent)]
     Pack(#[from] PackError),

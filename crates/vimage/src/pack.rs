@@ -59,16 +59,32 @@ pub fn pack(
     exclude: &[PathBuf],
     threads: usize,
 ) -> Result<Packed, PackError> {
-    pack_with(root, out, exclude, threads, &|| false)
+    pack_with(root, out, exclude, threads, None, &|| false)
 }
 
+/// The owner a file of a user-namespaced tree gets in the tarball: its id as the container
+/// saw it (host id minus the map's base), or 65534 (the kernel's overflow id, what the
+/// container saw too) for a host id outside the map.
+pub fn unshifted(host_id: u32, base: u32, count: u32) -> u32 {
+    match host_id.checked_sub(base) {
+        Some(id) if id < count => id,
+        _ => OVERFLOW_ID,
+    }
+}
+
+/// The id a user namespace shows for an unmapped host id.
+pub const OVERFLOW_ID: u32 = 65_534;
+
 /// [`pack`], asking `cancel` before each entry: when it says true, packing stops with
-/// [`PackError::Cancelled`] and nothing is left at `out` or beside it.
+/// [`PackError::Cancelled`] and nothing is left at `out` or beside it. With `unshift`, the
+/// tree's owners are host ids of that user namespace and are written as the container saw
+/// them (see [`unshifted`]): a published image says uid 0, never 100000.
 pub fn pack_with(
     root: &Path,
     out: &Path,
     exclude: &[PathBuf],
     threads: usize,
+    unshift: Option<vr_lxc::IdMap>,
     cancel: &dyn Fn() -> bool,
 ) -> Result<Packed, PackError> {
     let dir = out
@@ -98,6 +114,7 @@ pub fn pack_with(
         links: HashMap::new(),
         exclude,
         root,
+        unshift,
         cancel,
     };
     walker.entry(root, Path::new(""))?;
@@ -143,6 +160,7 @@ struct Walker<'a, W: Write> {
     links: HashMap<(u64, u64), PathBuf>,
     exclude: &'a [PathBuf],
     root: &'a Path,
+    unshift: Option<vr_lxc::IdMap>,
     cancel: &'a dyn Fn() -> bool,
 }
 
@@ -163,8 +181,15 @@ impl<W: Write> Walker<'_, W> {
         let ft = meta.file_type();
         let mut header = tar::Header::new_gnu();
         header.set_mode(meta.mode() & 0o7777);
-        header.set_uid(meta.uid() as u64);
-        header.set_gid(meta.gid() as u64);
+        let (uid, gid) = match self.unshift {
+            Some(m) => (
+                unshifted(meta.uid(), m.host_uid, m.count),
+                unshifted(meta.gid(), m.host_gid, m.count),
+            ),
+            None => (meta.uid(), meta.gid()),
+        };
+        header.set_uid(u64::from(uid));
+        header.set_gid(u64::from(gid));
         header.set_mtime(meta.mtime().max(0) as u64);
         header.set_size(0);
         if ft.is_dir() {

@@ -169,7 +169,7 @@ fn cancelled_packing_leaves_nothing() {
         seen.set(seen.get() + 1);
         seen.get() > 3
     };
-    let err = pack_with(&root, &out_dir.join("x.tar.gz"), &[], 2, &cancel).unwrap_err();
+    let err = pack_with(&root, &out_dir.join("x.tar.gz"), &[], 2, None, &cancel).unwrap_err();
     assert!(matches!(err, PackError::Cancelled), "{err}");
     assert_eq!(
         fs::read_dir(&out_dir).unwrap().count(),
@@ -196,4 +196,22 @@ fn unreadable_tree_is_an_error_naming_the_path_and_leaves_nothing() {
         0,
         "no temp file left"
     );
+}
+
+#[test]
+fn unshifted_ids_table() {
+    let cases = [
+        // (host id, base, count) -> id in the tarball
+        (100_000, 100_000, 65_536, 0),
+        (101_000, 100_000, 65_536, 1000),
+        (165_535, 100_000, 65_536, 65_535),
+        (165_536, 100_000, 65_536, OVERFLOW_ID),
+        (0, 100_000, 65_536, OVERFLOW_ID),
+        (99_999, 100_000, 65_536, OVERFLOW_ID),
+        (100_500, 100_000, 1000, 500),
+        (101_000, 100_000, 1000, OVERFLOW_ID),
+    ];
+    for (host, base, count, want) in cases {
+        assert_eq!(unshifted(host, base, count), want, "{host} {base} {count}");
+    }
 }

@@ -1,11 +1,14 @@
-//! A build's temporary places: its scratch folder beside the cached base, and the device nodes
-//! the container needs for the run.
+//! A build's temporary place: its scratch folder beside the cached base.
 
 use crate::error::{io_err, BuildError};
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use vr_lxc::RealSys;
 use vr_proc::Layout;
+
+/// Folders on the way to the merged tree: searchable, not readable, by the containers' root
+/// (LXC mounts the rootfs as that user).
+const PASSAGE_MODE: u32 = 0o711;
 
 /// A build's scratch folder beside the cached base (`images/<base>/.build-XXXX/` with `upper/`,
 /// `work/`, `rootfs/` and the fetched script): removed, whatever happens, when dropped.
@@ -14,16 +17,35 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    pub(crate) fn new(layout: &Layout, base_image_name: &str) -> Result<Scratch, BuildError> {
+    /// A new scratch folder for a build on the unpacked `base`: the fresh upper layer gets
+    /// the owner and mode of the base's root folder (the merged root shows the upper's), and
+    /// every folder on the way is searchable by the containers' root.
+    pub(crate) fn new(
+        layout: &Layout,
+        base_image_name: &str,
+        base: &Path,
+    ) -> Result<Scratch, BuildError> {
         let parent = layout.image_dir(base_image_name)?;
+        for dir in [layout.images_dir(), parent.clone()] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(PASSAGE_MODE))
+                .map_err(io_err("chmod", &dir))?;
+        }
         let dir = tempfile::Builder::new()
             .prefix(".build-")
             .tempdir_in(&parent)
             .map_err(io_err("create a folder in", &parent))?;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(PASSAGE_MODE))
+            .map_err(io_err("chmod", dir.path()))?;
         for sub in ["upper", "work", "rootfs"] {
             let p = dir.path().join(sub);
             fs::create_dir(&p).map_err(io_err("create", &p))?;
         }
+        let root = fs::metadata(base).map_err(io_err("stat", base))?;
+        let upper = dir.path().join("upper");
+        std::os::unix::fs::chown(&upper, Some(root.uid()), Some(root.gid()))
+            .map_err(io_err("chown", &upper))?;
+        fs::set_permissions(&upper, fs::Permissions::from_mode(root.mode() & 0o7777))
+            .map_err(io_err("chmod", &upper))?;
         Ok(Scratch { dir })
     }
 
@@ -34,46 +56,5 @@ impl Scratch {
     pub(crate) fn remove(self) -> Result<(), BuildError> {
         let path = self.dir.path().to_path_buf();
         self.dir.close().map_err(io_err("remove", &path))
-    }
-}
-
-/// The device nodes a container needs, made in the merged rootfs for the run and removed
-/// afterwards when the base did not have them, so the image holds only what the script made.
-pub(crate) struct DevScaffold {
-    created: Vec<PathBuf>,
-}
-
-impl DevScaffold {
-    pub(crate) fn make(rootfs: &Path) -> Result<DevScaffold, BuildError> {
-        let dev = rootfs.join("dev");
-        let mut candidates = vec![
-            dev.clone(),
-            dev.join("pts"),
-            dev.join("shm"),
-            dev.join("ptmx"),
-        ];
-        candidates.extend(vr_lxc::DEVICE_NODES.iter().map(|n| dev.join(n.name)));
-        let missing: Vec<PathBuf> = candidates
-            .into_iter()
-            .filter(|p| fs::symlink_metadata(p).is_err())
-            .collect();
-        vr_lxc::create_device_nodes(&RealSys, rootfs)?;
-        Ok(DevScaffold { created: missing })
-    }
-
-    pub(crate) fn remove(self) {
-        // Files first, then folders (deepest first); a folder the script filled stays.
-        let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = self
-            .created
-            .into_iter()
-            .partition(|p| fs::symlink_metadata(p).map(|m| m.is_dir()).unwrap_or(false));
-        for f in files {
-            let _ = fs::remove_file(f);
-        }
-        let mut dirs = dirs;
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        for d in dirs {
-            let _ = fs::remove_dir(d);
-        }
     }
 }

@@ -1,4 +1,4 @@
-//! Where the host's memory and devices cgroup controllers live (v1 hierarchy or the unified v2
+//! Where the host's memory, devices and pids cgroup controllers live (v1 hierarchy or the unified v2
 //! one), read from /proc/self/mountinfo and /proc/cgroups, so the config gets keys that bite.
 
 use crate::sys::Sys;
@@ -23,6 +23,8 @@ pub struct CgroupHost {
     pub swap_accounting: bool,
     /// Where the devices controller is (on v2 LXC emulates it with eBPF).
     pub devices: Option<CgroupVersion>,
+    /// Where the pids controller is (a proc's process limit).
+    pub pids: Option<CgroupVersion>,
 }
 
 /// One cgroup file system mount from mountinfo.
@@ -132,6 +134,7 @@ impl CgroupHost {
             memory: memory.map(|m| m.0),
             swap_accounting,
             devices: find("devices").map(|d| d.0),
+            pids: find("pids").map(|d| d.0),
         }
     }
 
@@ -156,11 +159,13 @@ mod tests {
     const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
 36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices
+37 31 0:34 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
     const HYBRID_CGROUPS: &str = "#subsys_name\thierarchy\tnum_cgroups\tenabled
 memory\t4\t20\t1
 devices\t5\t1\t1
+pids\t6\t1\t1
 ";
     const UNIFIED: &str =
         "30 23 0:26 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate
@@ -168,6 +173,7 @@ devices\t5\t1\t1
     const UNIFIED_CGROUPS: &str = "#subsys_name\thierarchy\tnum_cgroups\tenabled
 memory\t0\t90\t1
 devices\t0\t90\t1
+pids\t0\t90\t1
 ";
 
     #[test]
@@ -191,6 +197,7 @@ devices\t0\t90\t1
                     memory: Some(CgroupVersion::V1),
                     swap_accounting: true,
                     devices: Some(CgroupVersion::V1),
+                    pids: Some(CgroupVersion::V1),
                 },
             },
             Case {
@@ -203,6 +210,7 @@ devices\t0\t90\t1
                     memory: Some(CgroupVersion::V1),
                     swap_accounting: false,
                     devices: Some(CgroupVersion::V1),
+                    pids: Some(CgroupVersion::V1),
                 },
             },
             Case {
@@ -218,6 +226,7 @@ devices\t0\t90\t1
                     memory: Some(CgroupVersion::V2),
                     swap_accounting: true,
                     devices: None,
+                    pids: Some(CgroupVersion::V2),
                 },
             },
             Case {
@@ -230,6 +239,7 @@ devices\t0\t90\t1
                     memory: None,
                     swap_accounting: false,
                     devices: None,
+                    pids: None,
                 },
             },
         ];

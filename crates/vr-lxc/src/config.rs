@@ -2,6 +2,7 @@
 //! dialect of the installed LXC ([`render`]).
 
 use crate::cgroup::{CgroupHost, CgroupVersion};
+use crate::idmap::IdMap;
 use crate::version::LxcVersion;
 use crate::{Error, Result};
 use std::fmt::Write as _;
@@ -10,28 +11,39 @@ use std::path::{Component, Path, PathBuf};
 mod memory;
 use memory::memory_lines;
 
-/// Capabilities every container drops.
-pub const DROPPED_CAPS: &[&str] = &[
-    "mac_admin",
-    "mac_override",
-    "mknod",
-    "setpcap",
-    "sys_admin",
-    "sys_boot",
-    "sys_module",
-    "sys_nice",
-    "sys_pacct",
-    "sys_rawio",
-    "sys_resource",
-    "sys_time",
-    "sys_tty_config",
+/// vr's seccomp profile in LXC's format: what Docker's default profile denies a container
+/// without CAP_SYS_ADMIN (handles of host inodes, keyrings, bpf, perf events, module and
+/// kexec loading, clocks, swap, syslog, new user namespaces, mounts, io_uring, ...). Callers
+/// write it to a file and name that file in [`ContainerConfig::seccomp`].
+pub const SECCOMP_PROFILE: &str = include_str!("../seccomp/vr.seccomp");
+
+/// The capabilities a container keeps (`lxc.cap.keep`; all others are dropped from the bounding
+/// set). They are capabilities of the container's user namespace, never of the host: enough for
+/// a package manager (chown, file modes, setuid tools, file capabilities) and for binding low
+/// ports, and none of mknod, net_raw, net_admin, dac_read_search, sys_admin, sys_ptrace.
+pub const KEPT_CAPS: &[&str] = &[
+    "audit_write",
+    "chown",
+    "dac_override",
+    "fowner",
+    "fsetid",
+    "kill",
+    "net_bind_service",
+    "setfcap",
+    "setgid",
+    "setuid",
+    "sys_chroot",
 ];
 
+/// The process limit of a container unless its config says otherwise.
+pub const DEFAULT_PIDS_MAX: u64 = 1024;
+
 /// The character devices a container may use (devices cgroup allow list, after deny-all):
-/// null, zero, random, urandom, tty, console, ptmx and the pts.
+/// null, zero, full, random, urandom, tty, console, ptmx and the pts.
 pub const ALLOWED_DEVICES: &[&str] = &[
     "c 1:3 rwm",
     "c 1:5 rwm",
+    "c 1:7 rwm",
     "c 1:8 rwm",
     "c 1:9 rwm",
     "c 5:0 rwm",
@@ -98,11 +110,20 @@ pub struct ContainerConfig {
     pub memsw_limit: Option<u64>,
     /// Environment of the container's command (`lxc.environment`; LXC clears the rest).
     pub environment: Vec<(String, String)>,
+    /// The user namespace: the host ids that ids inside map to.
+    pub idmap: IdMap,
+    /// The seccomp profile file (LXC's format; [`SECCOMP_PROFILE`] is vr's).
+    pub seccomp: Option<PathBuf>,
+    /// Set `no_new_privs`: no setuid bit or file capability raises privileges inside.
+    pub no_new_privs: bool,
+    /// The pids cgroup limit (processes and threads).
+    pub pids_max: Option<u64>,
 }
 
 impl ContainerConfig {
-    /// A container with `hostname` and `rootfs`, root user, host DNS files, nothing else.
-    pub fn new(hostname: impl Into<String>, rootfs: Rootfs) -> ContainerConfig {
+    /// A container with `hostname` and `rootfs` in the user namespace `idmap`: root user,
+    /// host DNS files, `no_new_privs`, [`DEFAULT_PIDS_MAX`], no seccomp profile yet.
+    pub fn new(hostname: impl Into<String>, rootfs: Rootfs, idmap: IdMap) -> ContainerConfig {
         ContainerConfig {
             hostname: hostname.into(),
             rootfs,
@@ -112,6 +133,10 @@ impl ContainerConfig {
             mem_limit: None,
             memsw_limit: None,
             environment: Vec::new(),
+            idmap,
+            seccomp: None,
+            no_new_privs: true,
+            pids_max: Some(DEFAULT_PIDS_MAX),
         }
     }
 }
@@ -136,6 +161,8 @@ pub fn hostname_for(name: &str) -> String {
 /// The config keys of one LXC dialect.
 struct Keys {
     uts: &'static str,
+    idmap: &'static str,
+    seccomp: &'static str,
     rootfs: &'static str,
     net: &'static str,
     apparmor: &'static str,
@@ -145,6 +172,8 @@ struct Keys {
 
 const MODERN: Keys = Keys {
     uts: "lxc.uts.name",
+    idmap: "lxc.idmap",
+    seccomp: "lxc.seccomp.profile",
     rootfs: "lxc.rootfs.path",
     net: "lxc.net.0.type",
     apparmor: "lxc.apparmor.profile",
@@ -154,6 +183,8 @@ const MODERN: Keys = Keys {
 
 const LEGACY: Keys = Keys {
     uts: "lxc.utsname",
+    idmap: "lxc.id_map",
+    seccomp: "lxc.seccomp",
     rootfs: "lxc.rootfs",
     net: "lxc.network.type",
     apparmor: "lxc.aa_profile",
@@ -278,10 +309,31 @@ pub fn render(cfg: &ContainerConfig, v: &LxcVersion, cgroups: &CgroupHost) -> Re
     line(k.rootfs, &rootfs_value(&cfg.rootfs, v)?);
     line(k.net, "none");
     line(k.apparmor, "unconfined");
-    line("lxc.autodev", "0");
+    for map in cfg.idmap.lines() {
+        line(k.idmap, &map);
+    }
+    // LXC mounts a tmpfs on /dev and binds the host's null, zero, full, random, urandom and
+    // tty into it (a user namespace cannot use device nodes on disk), and devpts on /dev/pts.
+    line("lxc.autodev", "1");
     line(k.pty, "64");
     line(k.tty, "0");
-    line("lxc.cap.drop", &DROPPED_CAPS.join(" "));
+    line("lxc.cap.keep", &KEPT_CAPS.join(" "));
+    if cfg.no_new_privs {
+        if *v < LxcVersion::new(2, 1, 0) {
+            return Err(unsupported("no_new_privs", "2.1", v));
+        }
+        line("lxc.no_new_privs", "1");
+    }
+    if let Some(profile) = &cfg.seccomp {
+        if !profile.is_absolute() {
+            return Err(Error::BadValue {
+                what: "seccomp profile",
+                value: profile.display().to_string(),
+                why: "must be an absolute path",
+            });
+        }
+        line(k.seccomp, path_str("seccomp profile", profile)?);
+    }
 
     match cgroups.devices {
         Some(CgroupVersion::V1) => {
@@ -301,9 +353,23 @@ pub fn render(cfg: &ContainerConfig, v: &LxcVersion, cgroups: &CgroupHost) -> Re
         }
         None => {}
     }
+    if let Some(max) = cfg.pids_max {
+        match cgroups.pids {
+            Some(CgroupVersion::V1) => line("lxc.cgroup.pids.max", &max.to_string()),
+            Some(CgroupVersion::V2) => line("lxc.cgroup2.pids.max", &max.to_string()),
+            None => return Err(Error::NoPidsCgroup),
+        }
+    }
     memory_lines(cfg, v, cgroups, &mut line)?;
 
     if let Some((uid, gid)) = cfg.user {
+        if cfg.idmap.to_host((uid, gid)).is_none() {
+            return Err(Error::BadValue {
+                what: "user",
+                value: format!("{uid}:{gid}"),
+                why: "is outside the container's id map",
+            });
+        }
         if v.modern_keys() {
             line("lxc.init.uid", &uid.to_string());
             line("lxc.init.gid", &gid.to_string());
@@ -330,13 +396,13 @@ pub fn render(cfg: &ContainerConfig, v: &LxcVersion, cgroups: &CgroupHost) -> Re
         "lxc.mount.entry",
         "proc proc proc ro,nodev,noexec,nosuid,create=dir 0 0",
     );
+    // sysfs cannot be mounted in a user namespace that shares the host's network namespace:
+    // the host's /sys, bound read-only (recursively: its locked submounts must come along),
+    // with an empty tmpfs over the host's cgroup tree.
+    line("lxc.mount.entry", "/sys sys none rbind,ro,create=dir 0 0");
     line(
         "lxc.mount.entry",
-        "sysfs sys sysfs ro,nodev,noexec,nosuid,create=dir 0 0",
-    );
-    line(
-        "lxc.mount.entry",
-        "devpts dev/pts devpts newinstance,ptmxmode=0666,nosuid,noexec,create=dir 0 0",
+        "tmpfs sys/fs/cgroup tmpfs ro,nosuid,nodev,noexec,mode=755 0 0",
     );
     line(
         "lxc.mount.entry",

@@ -5,6 +5,7 @@ fn hybrid() -> CgroupHost {
         memory: Some(CgroupVersion::V1),
         swap_accounting: true,
         devices: Some(CgroupVersion::V1),
+        pids: Some(CgroupVersion::V1),
     }
 }
 
@@ -13,6 +14,7 @@ fn unified() -> CgroupHost {
         memory: Some(CgroupVersion::V2),
         swap_accounting: true,
         devices: Some(CgroupVersion::V2),
+        pids: Some(CgroupVersion::V2),
     }
 }
 
@@ -23,7 +25,9 @@ fn proc_config() -> ContainerConfig {
             lowers: vec!["/apps/images/img/contents".into()],
             upper: "/apps/procs/app-1-cfg-abc-web-5000/rootfs".into(),
         },
+        IdMap::DEFAULT,
     );
+    c.seccomp = Some("/apps/procs/app-1-cfg-abc-web-5000/seccomp".into());
     c.user = Some((1000, 1001));
     c.binds.push(BindMount {
         source: "/srv/data dir".into(),
@@ -44,27 +48,33 @@ lxc.uts.name = app-1-cfg-abc-web-5000
 lxc.rootfs.path = overlay:/apps/images/img/contents:/apps/procs/app-1-cfg-abc-web-5000/rootfs
 lxc.net.0.type = none
 lxc.apparmor.profile = unconfined
-lxc.autodev = 0
+lxc.idmap = u 0 100000 65536
+lxc.idmap = g 0 100000 65536
+lxc.autodev = 1
 lxc.pty.max = 64
 lxc.tty.max = 0
-lxc.cap.drop = mac_admin mac_override mknod setpcap sys_admin sys_boot sys_module sys_nice sys_pacct sys_rawio sys_resource sys_time sys_tty_config
+lxc.cap.keep = audit_write chown dac_override fowner fsetid kill net_bind_service setfcap setgid setuid sys_chroot
+lxc.no_new_privs = 1
+lxc.seccomp.profile = /apps/procs/app-1-cfg-abc-web-5000/seccomp
 lxc.cgroup.devices.deny = a
 lxc.cgroup.devices.allow = c 1:3 rwm
 lxc.cgroup.devices.allow = c 1:5 rwm
+lxc.cgroup.devices.allow = c 1:7 rwm
 lxc.cgroup.devices.allow = c 1:8 rwm
 lxc.cgroup.devices.allow = c 1:9 rwm
 lxc.cgroup.devices.allow = c 5:0 rwm
 lxc.cgroup.devices.allow = c 5:1 rwm
 lxc.cgroup.devices.allow = c 5:2 rwm
 lxc.cgroup.devices.allow = c 136:* rwm
+lxc.cgroup.pids.max = 1024
 lxc.cgroup.memory.limit_in_bytes = 104857600
 lxc.cgroup.memory.memsw.limit_in_bytes = 209715200
 lxc.init.uid = 1000
 lxc.init.gid = 1001
 lxc.hook.start-host = /bin/sh -c '[ -z \"$VR_STARTED\" ] || : > \"$VR_STARTED\"'
 lxc.mount.entry = proc proc proc ro,nodev,noexec,nosuid,create=dir 0 0
-lxc.mount.entry = sysfs sys sysfs ro,nodev,noexec,nosuid,create=dir 0 0
-lxc.mount.entry = devpts dev/pts devpts newinstance,ptmxmode=0666,nosuid,noexec,create=dir 0 0
+lxc.mount.entry = /sys sys none rbind,ro,create=dir 0 0
+lxc.mount.entry = tmpfs sys/fs/cgroup tmpfs ro,nosuid,nodev,noexec,mode=755 0 0
 lxc.mount.entry = tmpfs dev/shm tmpfs nosuid,nodev,mode=1777,create=dir 0 0
 lxc.mount.entry = /etc/resolv.conf etc/resolv.conf none bind,ro,create=file 0 0
 lxc.mount.entry = /etc/hosts etc/hosts none bind,ro,create=file 0 0
@@ -89,6 +99,16 @@ fn keys_per_version() {
         "lxc.init.uid",
     ];
     let cases = [
+        Case {
+            version: LxcVersion::new(5, 0, 2),
+            has: &["lxc.idmap = u 0 100000 65536\n", "lxc.no_new_privs = 1\n"],
+            lacks: &["lxc.id_map"],
+        },
+        Case {
+            version: LxcVersion::new(2, 0, 1),
+            has: &["lxc.id_map = u 0 100000 65536\n"],
+            lacks: &["lxc.idmap", "lxc.no_new_privs"],
+        },
         Case {
             version: LxcVersion::new(0, 9, 0),
             has: &[
@@ -145,13 +165,15 @@ fn keys_per_version() {
         },
     ];
     for c in cases {
-        let cfg = ContainerConfig::new(
+        let mut cfg = ContainerConfig::new(
             "h",
             Rootfs::Overlay {
                 lowers: vec!["/img".into()],
                 upper: "/up".into(),
             },
+            IdMap::DEFAULT,
         );
+        cfg.no_new_privs = c.version >= LxcVersion::new(2, 1, 0);
         let text = render(&cfg, &c.version, &hybrid()).unwrap();
         for k in c.has {
             assert!(text.contains(k), "{}: missing {k:?} in\n{text}", c.version);
@@ -168,7 +190,8 @@ fn keys_per_version() {
 
 #[test]
 fn user_keys_per_version() {
-    let mut cfg = ContainerConfig::new("h", Rootfs::Dir("/r".into()));
+    let mut cfg = ContainerConfig::new("h", Rootfs::Dir("/r".into()), IdMap::DEFAULT);
+    cfg.no_new_privs = false;
     cfg.user = Some((5, 6));
     let text = render(&cfg, &LxcVersion::new(2, 0, 1), &hybrid()).unwrap();
     assert!(
@@ -194,7 +217,9 @@ fn cgroup_v2_keys() {
         assert!(text.contains(k), "missing {k:?} in\n{text}");
     }
     assert!(!text.contains("lxc.cgroup.memory"), "{text}");
-    let err = render(&proc_config(), &LxcVersion::new(2, 0, 1), &unified()).unwrap_err();
+    let mut old = proc_config();
+    old.no_new_privs = false;
+    let err = render(&old, &LxcVersion::new(2, 0, 1), &unified()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the devices cgroup on cgroup v2 needs LXC 4.0 or newer, this host has LXC 2.0.1"
@@ -209,6 +234,7 @@ fn several_lowers_and_environment() {
             lowers: vec!["/p/rootfs".into(), "/img".into()],
             upper: "/t/upper".into(),
         },
+        IdMap::DEFAULT,
     );
     cfg.host_dns = false;
     cfg.environment.push(("TERM".into(), "xterm".into()));
@@ -236,18 +262,33 @@ fn several_lowers_and_environment() {
 #[test]
 fn refusals() {
     let v = LxcVersion::new(5, 0, 2);
-    let base = || ContainerConfig::new("h", Rootfs::Dir("/r".into()));
+    let base = || ContainerConfig::new("h", Rootfs::Dir("/r".into()), IdMap::DEFAULT);
     let no_cgroups = CgroupHost {
         memory: None,
         swap_accounting: false,
         devices: None,
+        pids: Some(CgroupVersion::V1),
+    };
+    let no_pids = CgroupHost {
+        pids: None,
+        ..hybrid()
     };
     let no_swap = CgroupHost {
         swap_accounting: false,
         ..hybrid()
     };
     type Edit = fn(&mut ContainerConfig);
-    let cases: [(&str, Edit, &CgroupHost, &str); 9] = [
+    let cases: [(&str, Edit, &CgroupHost, &str); 14] = [
+        ("uid outside the map", |c| c.user = Some((u32::MAX, 0)), &hybrid(),
+         "user \"4294967295:0\" cannot be used in an LXC config: is outside the container's id map"),
+        ("gid outside the map", |c| c.user = Some((0, 65_536)), &hybrid(),
+         "user \"0:65536\" cannot be used in an LXC config: is outside the container's id map"),
+        ("smaller map", |c| { c.idmap.count = 1000; c.user = Some((1000, 0)) }, &hybrid(),
+         "user \"1000:0\" cannot be used in an LXC config: is outside the container's id map"),
+        ("relative seccomp profile", |c| c.seccomp = Some("seccomp".into()), &hybrid(),
+         "seccomp profile \"seccomp\" cannot be used in an LXC config: must be an absolute path"),
+        ("no pids controller", |_| {}, &no_pids,
+         "a process limit (pids_limit) is set but this host has no pids cgroup controller (looked in /proc/self/mountinfo and /proc/cgroups)"),
         ("newline in hostname", |c| c.hostname = "a\nb".into(), &hybrid(),
          "hostname \"a\\nb\" cannot be used in an LXC config: contains a line break or NUL"),
         ("empty hostname", |c| c.hostname = String::new(), &hybrid(),
@@ -279,4 +320,80 @@ fn refusals() {
 fn hostnames() {
     assert_eq!(hostname_for("app-1.0-web_x"), "app-1.0-web-x");
     assert_eq!(hostname_for(&"a".repeat(80)).len(), 63);
+}
+
+#[test]
+fn containment_is_rendered() {
+    let text = render(&proc_config(), &LxcVersion::new(5, 0, 2), &hybrid()).unwrap();
+    // Allow-list, never a drop list: and none of the capabilities a container must not hold.
+    let keep = text
+        .lines()
+        .find_map(|l| l.strip_prefix("lxc.cap.keep = "))
+        .unwrap();
+    for cap in [
+        "mknod",
+        "net_raw",
+        "net_admin",
+        "dac_read_search",
+        "sys_admin",
+        "sys_ptrace",
+        "sys_module",
+    ] {
+        assert!(!keep.split(' ').any(|c| c == cap), "{cap} kept: {keep}");
+    }
+    assert!(!text.contains("lxc.cap.drop"), "{text}");
+    // No sysfs mount: it fails in a user namespace sharing the host's network namespace.
+    assert!(!text.contains(" sysfs "), "{text}");
+    let mut builder = proc_config();
+    builder.no_new_privs = false;
+    builder.pids_max = None;
+    let text = render(&builder, &LxcVersion::new(5, 0, 2), &hybrid()).unwrap();
+    assert!(!text.contains("no_new_privs"), "{text}");
+    assert!(!text.contains("pids.max"), "{text}");
+}
+
+#[test]
+fn the_seccomp_profile_denies_what_docker_denies() {
+    let denied: Vec<&str> = SECCOMP_PROFILE
+        .lines()
+        .skip(3)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(SECCOMP_PROFILE.starts_with("2\ndenylist\n[all]\n"));
+    for call in [
+        "open_by_handle_at",
+        "name_to_handle_at",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "bpf",
+        "perf_event_open",
+        "userfaultfd",
+        "kexec_load",
+        "kexec_file_load",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "swapon",
+        "swapoff",
+        "syslog",
+        "acct",
+        "settimeofday",
+        "clock_settime",
+        "reboot",
+        "unshare",
+        "clone",
+        "clone3",
+        "setns",
+        "mount",
+    ] {
+        assert!(denied.contains(&call), "{call} is not denied");
+    }
+    // Every rule names its action; unshare and clone only with CLONE_NEWUSER.
+    for line in SECCOMP_PROFILE.lines().skip(3) {
+        assert!(line.contains(" errno "), "{line}");
+    }
+    assert!(
+        SECCOMP_PROFILE.contains("\nclone errno 1 [0,0x10000000,SCMP_CMP_MASKED_EQ,0x10000000]\n")
+    );
 }

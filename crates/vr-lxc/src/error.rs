@@ -51,6 +51,9 @@ pub enum Error {
         /// `mem_limit` or `memsw_limit`.
         key: &'static str,
     },
+    /// A process limit was asked for but the host has no pids cgroup controller.
+    #[error("a process limit (pids_limit) is set but this host has no pids cgroup controller (looked in /proc/self/mountinfo and /proc/cgroups)")]
+    NoPidsCgroup,
     /// `memsw_limit` on a cgroup v1 host without swap accounting.
     #[error("memsw_limit is set but this host has no swap accounting (no memory.memsw.limit_in_bytes; boot with swapaccount=1)")]
     NoSwapAccounting,
@@ -72,6 +75,50 @@ pub enum Error {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// A `VR_IDMAP` value that is not a usable host id range.
+    #[error("VR_IDMAP={value:?} is not a host id range: {why}")]
+    BadIdMap {
+        /// The value.
+        value: String,
+        /// Why it is refused.
+        why: &'static str,
+    },
+    /// Root's entries in /etc/subuid and /etc/subgid give an unusable range.
+    #[error("root's ranges in /etc/subuid and /etc/subgid (uids from {uid}, gids from {gid}, {count} ids) cannot be used: the base must be at least 1 and base+count fit in 32 bits")]
+    BadSubId {
+        /// First host uid.
+        uid: u32,
+        /// First host gid.
+        gid: u32,
+        /// Ids in both.
+        count: u32,
+    },
+    /// The host id range is not delegated to root where LXC's newuidmap/newgidmap look.
+    #[error("host {ids} {first}-{last} are not delegated to root in {file}, which LXC's {tool} needs: add the line `{line}` to {file}")]
+    NotDelegated {
+        /// `uids` or `gids`.
+        ids: &'static str,
+        /// `/etc/subuid` or `/etc/subgid`.
+        file: &'static str,
+        /// `newuidmap` or `newgidmap`.
+        tool: &'static str,
+        /// First host id of the range.
+        first: u32,
+        /// Last host id of the range.
+        last: u32,
+        /// The line that would delegate it.
+        line: String,
+    },
+    /// A folder on the way to the containers' layers that their root cannot pass through.
+    #[error("{} is not searchable by the containers' root (host uid {uid}, gid {gid}): make it searchable by them (chmod o+x) or put VR_ROOT elsewhere", path.display())]
+    NotSearchable {
+        /// The folder.
+        path: PathBuf,
+        /// The host uid of root inside.
+        uid: u32,
+        /// The host gid of root inside.
+        gid: u32,
     },
     /// A signal mask or signal wait failed.
     #[error("cannot {action}")]

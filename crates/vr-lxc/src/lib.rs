@@ -12,9 +12,12 @@
 //! layers under one writable upper layer, mounted by LXC inside the container's mount
 //! namespace so it disappears with the container, or a plain [`Rootfs::Dir`]); the host's
 //! network (type none); a hostname; `/etc/resolv.conf` and `/etc/hosts` bound read-only from
-//! the host; `/proc` and `/sys` read-only; `/dev` from the rootfs (see
-//! [`create_device_nodes`]) with a private devpts on `/dev/pts` and a tmpfs on `/dev/shm`;
-//! [`DROPPED_CAPS`]; a deny-all devices cgroup except [`ALLOWED_DEVICES`]; extra
+//! the host; `/proc` read-only and the host's `/sys` bound read-only; a tmpfs `/dev` that LXC
+//! fills with the host's null, zero, full, random, urandom and tty, a private devpts on
+//! `/dev/pts` and a tmpfs on `/dev/shm`. Containment: a user namespace ([`IdMap`]: root
+//! inside is an unprivileged host uid), the capabilities [`KEPT_CAPS`] and no others, vr's
+//! seccomp profile ([`SECCOMP_PROFILE`]), `no_new_privs`, a pids limit
+//! ([`DEFAULT_PIDS_MAX`]) and a deny-all devices cgroup except [`ALLOWED_DEVICES`]; extra
 //! [`BindMount`]s (volumes, tools: always relative targets, the only kind LXC honours over an
 //! overlay rootfs); memory limits on cgroup v1 or v2 as [`CgroupHost`] found them; the init
 //! and command as a uid/gid; the command's environment. LXC versions: legacy keys
@@ -51,9 +54,10 @@
 
 mod cgroup;
 mod config;
-mod devices;
 mod error;
 mod exec;
+pub mod host;
+mod idmap;
 mod leftovers;
 mod started;
 mod sys;
@@ -62,13 +66,13 @@ mod version;
 pub use cgroup::{CgroupHost, CgroupVersion};
 pub use config::{
     hostname_for, render, BindKind, BindMount, ContainerConfig, Rootfs, ALLOWED_DEVICES,
-    DROPPED_CAPS,
+    DEFAULT_PIDS_MAX, KEPT_CAPS, SECCOMP_PROFILE,
 };
-pub use devices::{create_device_nodes, DeviceNode, DEVICE_NODES};
 pub use error::{Error, Result};
 pub use exec::{
     forward_target, run_foreground, Execute, Foreground, ForwardTo, Outcome, FORWARDED,
 };
+pub use idmap::{IdMap, IDMAP_ENV, MAX_MAPPED, SUBGID, SUBUID};
 pub use leftovers::Leftovers;
 pub use started::{reports_start, StartMarker, STARTED_ENV};
 pub use sys::{CmdOutput, FakeSys, RealSys, Sys};

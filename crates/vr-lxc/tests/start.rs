@@ -12,20 +12,43 @@ struct Setup {
     upper: std::path::PathBuf,
 }
 
+/// The host's id map, delegated to root (`cargo xtask test` sees to /etc/subuid).
+fn idmap() -> IdMap {
+    let map = IdMap::detect(&RealSys, std::env::var(IDMAP_ENV).ok().as_deref()).unwrap();
+    map.check_delegated(&RealSys).unwrap();
+    map
+}
+
 fn setup(name: &str, edit: impl FnOnce(&mut ContainerConfig)) -> Setup {
     let tmp = tempfile::tempdir().unwrap();
+    // The containers' root sets up the mounts: it must get through to the layers.
+    fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let map = idmap();
     let image = tmp.path().join("image");
     vr_tests::busybox_rootfs(&image).unwrap();
+    vr_tests::shift_tree(&image, map.host_uid, map.host_gid).unwrap();
     let upper = tmp.path().join("proc/rootfs");
     fs::create_dir_all(&upper).unwrap();
-    create_device_nodes(&RealSys, &upper).unwrap();
+    let work = tmp.path().join("proc/work");
+    fs::create_dir_all(&work).unwrap();
+    for dir in [&upper, &work] {
+        std::os::unix::fs::chown(dir, Some(map.host_uid), Some(map.host_gid)).unwrap();
+    }
+    let seccomp = tmp.path().join("proc/seccomp");
+    fs::write(&seccomp, SECCOMP_PROFILE).unwrap();
     let mut cfg = ContainerConfig::new(
         hostname_for(name),
         Rootfs::Overlay {
             lowers: vec![image],
             upper: upper.clone(),
         },
+        map,
     );
+    cfg.seccomp = Some(seccomp);
     cfg.user = Some((1000, 1000));
     edit(&mut cfg);
     let version = detect_version(&RealSys).unwrap();

@@ -1,10 +1,13 @@
 //! A proc as vrun sees it (its proc.yaml, name and host paths) and the containers made for it:
 //! the proc's own, and the ones beside it (uptest, shell) with a throwaway upper layer.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
-use vr_lxc::{BindKind, BindMount, CgroupHost, ContainerConfig, RealSys, Rootfs};
+use vr_lxc::{BindKind, BindMount, CgroupHost, ContainerConfig, IdMap, RealSys, Rootfs};
 use vr_proc::{Layout, ProcConfig, ProcPaths};
+
+/// The proc's copy of vr's seccomp profile, beside its `proc.lxc`.
+pub const SECCOMP_FILE: &str = "seccomp";
 
 /// A loaded proc.yaml with its container name and paths.
 pub struct Proc {
@@ -40,48 +43,120 @@ impl Proc {
             .image_contents(self.cfg.require("image_name")?)?)
     }
 
-    /// A path inside the proc's own layer for a container path such as `/env.sh`.
-    pub fn in_rootfs(&self, container_path: &str) -> PathBuf {
-        self.paths
-            .rootfs
-            .join(container_path.trim_start_matches('/'))
+    /// The proc's layer (`rootfs/`) as a handle that never follows a link the app planted.
+    pub fn layer(&self) -> Result<vr_fs::Beneath> {
+        Ok(vr_fs::Beneath::open(&self.paths.rootfs)?)
+    }
+
+    /// The id map the proc was set up with (from its `proc.lxc`): its files on disk carry
+    /// ids shifted by it. A proc set up by an older vrun (no user namespace) has none: an error
+    /// saying to set it up again.
+    pub fn set_up_idmap(&self) -> Result<IdMap> {
+        let path = &self.paths.lxc_config;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        match IdMap::of_config(&text) {
+            Some(map) => Ok(map),
+            None => bail!(
+                "{} was set up by an older vrun, without a user namespace ({} has no lxc.idmap): run `vrun setup {}` again",
+                self.name,
+                path.display(),
+                self.cfg.file.display()
+            ),
+        }
     }
 }
 
+/// The host's id map for new containers (`VR_IDMAP`, root's /etc/subuid and /etc/subgid, or
+/// the default), checked to be delegated to root where LXC's newuidmap needs it.
+pub fn host_idmap() -> Result<IdMap> {
+    Ok(IdMap::for_host(&RealSys)?)
+}
+
+/// A numeric `user` or `group` outside the mapped ids (4294967295 among them, LXC's "do not
+/// switch" value) is an error naming the key, before anything is created.
+pub fn check_numeric_ids(cfg: &ProcConfig, map: &IdMap) -> Result<()> {
+    for (key, value) in [("user", &cfg.user), ("group", &cfg.group)] {
+        let Some(text) = value.as_deref() else {
+            continue;
+        };
+        if let Ok(id) = text.trim().parse::<u64>() {
+            check_id(cfg, key, text, id, map)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_id(cfg: &ProcConfig, key: &str, value: &str, id: u64, map: &IdMap) -> Result<()> {
+    if id >= u64::from(map.count) {
+        bail!(
+            "{key} {value:?} of {}: id {id} is outside the ids mapped into containers (0-{})",
+            cfg.file.display(),
+            map.count - 1
+        );
+    }
+    Ok(())
+}
+
 /// The uid and gid the app runs as: `user` (required) and `group` (default: the user's primary
-/// group) resolved in the image's /etc/passwd and /etc/group.
-pub fn resolve_user(cfg: &ProcConfig, contents: &Path) -> Result<(u32, u32)> {
+/// group) resolved in the image's /etc/passwd and /etc/group (read without following any
+/// symlink in the image), both inside `map`.
+pub fn resolve_user(cfg: &ProcConfig, contents: &Path, map: &IdMap) -> Result<(u32, u32)> {
+    let image = vr_fs::Beneath::open(contents)?;
     let read = |rel: &str| -> Result<String> {
-        let path = contents.join(rel);
-        vr_proc::read_unpacked_file(&path)
+        let bytes = image
+            .read_file(Path::new(rel), vr_proc::MAX_CONFIG_BYTES)
             .with_context(|| format!("cannot read the image's /{rel}"))?
-            .with_context(|| format!("the image has no /{rel} ({} is missing)", path.display()))
+            .with_context(|| {
+                format!(
+                    "the image has no /{rel} ({} is missing)",
+                    contents.join(rel).display()
+                )
+            })?;
+        String::from_utf8(bytes).with_context(|| format!("the image's /{rel} is not UTF-8 text"))
     };
     let user = cfg.require("user")?;
     let passwd = read("etc/passwd")?;
     let ids = vr_proc::lookup_user_ids(&passwd, user)
         .with_context(|| format!("user {user:?} of {}", cfg.file.display()))?;
+    check_id(cfg, "user", user, u64::from(ids.uid), map)?;
     let gid = match cfg.group.as_deref().filter(|g| !g.is_empty()) {
         Some(group) => {
             let groups = read("etc/group")?;
-            vr_proc::lookup_group(&groups, group)
-                .with_context(|| format!("group {group:?} of {}", cfg.file.display()))?
+            let gid = vr_proc::lookup_group(&groups, group)
+                .with_context(|| format!("group {group:?} of {}", cfg.file.display()))?;
+            check_id(cfg, "group", group, u64::from(gid), map)?;
+            gid
         }
-        None => ids.gid.unwrap_or(ids.uid),
+        None => {
+            let gid = ids.gid.unwrap_or(ids.uid);
+            check_id(cfg, "user", user, u64::from(gid), map)?;
+            gid
+        }
     };
     Ok((ids.uid, gid))
 }
 
 /// The proc's container: the image under the proc's layer, as the app's user, with its
-/// volumes and limits.
-pub fn proc_container(proc: &Proc, user: (u32, u32), contents: &Path) -> Result<ContainerConfig> {
+/// volumes and limits, in the user namespace `map`, with vr's seccomp profile and
+/// `no_new_privs`.
+pub fn proc_container(
+    proc: &Proc,
+    user: (u32, u32),
+    contents: &Path,
+    map: IdMap,
+) -> Result<ContainerConfig> {
     let mut c = ContainerConfig::new(
         vr_lxc::hostname_for(&proc.name),
         Rootfs::Overlay {
             lowers: vec![contents.to_path_buf()],
             upper: proc.paths.rootfs.clone(),
         },
+        map,
     );
+    c.seccomp = Some(proc.paths.dir.join(SECCOMP_FILE));
+    c.no_new_privs = true;
+    c.pids_max = Some(proc.cfg.pids_limit_or_default());
     c.user = Some(user);
     for v in &proc.cfg.volumes {
         c.binds.push(BindMount {
@@ -103,11 +178,12 @@ pub fn beside_container(
     proc: &Proc,
     user: (u32, u32),
     contents: &Path,
+    map: IdMap,
     upper: &Path,
     tools: &[(PathBuf, &str)],
     environment: Vec<(String, String)>,
 ) -> Result<ContainerConfig> {
-    let mut c = proc_container(proc, user, contents)?;
+    let mut c = proc_container(proc, user, contents, map)?;
     c.rootfs = Rootfs::Overlay {
         lowers: vec![proc.paths.rootfs.clone(), contents.to_path_buf()],
         upper: upper.to_path_buf(),
@@ -131,7 +207,8 @@ pub fn render_for_host(c: &ContainerConfig) -> Result<String> {
     Ok(vr_lxc::render(c, &version, &cgroups)?)
 }
 
-/// Writes `text` to `path` through a temp file and a rename.
+/// Writes `text` to `path` (in a folder only host root writes, never a container's layer)
+/// through a temp file and a rename.
 pub fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let tmp = path.with_extension("tmp");
@@ -166,7 +243,13 @@ mod tests {
     #[test]
     fn the_proc_container() {
         let p = proc_from(YAML);
-        let c = proc_container(&p, (1000, 1000), Path::new("/apps/images/img/contents")).unwrap();
+        let c = proc_container(
+            &p,
+            (1000, 1000),
+            Path::new("/apps/images/img/contents"),
+            IdMap::DEFAULT,
+        )
+        .unwrap();
         assert_eq!(
             c.rootfs,
             Rootfs::Overlay {
@@ -175,11 +258,42 @@ mod tests {
             }
         );
         assert_eq!(c.user, Some((1000, 1000)));
+        assert_eq!(c.idmap, IdMap::DEFAULT);
+        assert_eq!(
+            c.seccomp.as_deref(),
+            Some(Path::new("/apps/procs/a-v1-c-h-web-5000/seccomp"))
+        );
+        assert!(c.no_new_privs);
+        assert_eq!(c.pids_max, Some(vr_proc::DEFAULT_PIDS_LIMIT));
         assert_eq!(c.hostname, "a-v1-c-h-web-5000");
         assert_eq!(c.mem_limit, Some(64 << 20));
         assert_eq!(c.binds.len(), 1);
         assert_eq!(c.binds[0].target, PathBuf::from("/data"));
         assert!(!c.binds[0].read_only);
+    }
+
+    #[test]
+    fn ids_outside_the_map_are_refused_naming_the_key() {
+        let yaml = |extra: &str| format!("{YAML}{extra}");
+        let cases = [
+            ("", None),
+            ("group: \"65535\"\n", None),
+            ("group: \"4294967295\"\n", Some("group \"4294967295\" of /p.yaml: id 4294967295 is outside the ids mapped into containers (0-65535)")),
+            ("group: \"65536\"\n", Some("group \"65536\" of /p.yaml: id 65536 is outside the ids mapped into containers (0-65535)")),
+            ("group: \"99999999999\"\n", Some("group \"99999999999\" of /p.yaml: id 99999999999 is outside the ids mapped into containers (0-65535)")),
+        ];
+        for (extra, want) in cases {
+            let p = proc_from(&yaml(extra));
+            let got = check_numeric_ids(&p.cfg, &IdMap::DEFAULT)
+                .err()
+                .map(|e| e.to_string());
+            assert_eq!(got.as_deref(), want, "{extra}");
+        }
+        let p = proc_from(&YAML.replace("user: app", "user: \"4294967295\""));
+        assert_eq!(
+            check_numeric_ids(&p.cfg, &IdMap::DEFAULT).unwrap_err().to_string(),
+            "user \"4294967295\" of /p.yaml: id 4294967295 is outside the ids mapped into containers (0-65535)"
+        );
     }
 
     #[test]
@@ -189,6 +303,7 @@ mod tests {
             &p,
             (1000, 1000),
             Path::new("/apps/images/img/contents"),
+            IdMap::DEFAULT,
             Path::new("/apps/procs/a-v1-c-h-web-5000/.uptest-x/upper"),
             &[("/usr/local/bin/vuptest".into(), "/.vr/vuptest")],
             vec![],

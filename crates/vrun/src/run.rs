@@ -34,6 +34,8 @@ pub fn run(file: &Path) -> Result<ExitCode, Stop> {
     let proc = Proc::load(file).map_err(not_started)?;
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::IfThere)?;
     set_up(&proc).map_err(not_started)?;
+    // Never start a proc of an older vrun's setup: it would run without a user namespace.
+    proc.set_up_idmap().map_err(not_started)?;
     let execute = Execute {
         name: proc.name.clone(),
         config: proc.paths.lxc_config.clone(),
@@ -63,6 +65,12 @@ pub fn run(file: &Path) -> Result<ExitCode, Stop> {
     Ok(exit_code(outcome.code()))
 }
 
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot chmod {}", path.display()))
+}
+
 /// A throwaway folder inside the proc's folder (so teardown removes it even if we are
 /// killed), holding the upper layer and config of a container beside the proc.
 fn scratch(proc: &Proc, what: &str) -> Result<tempfile::TempDir> {
@@ -87,12 +95,26 @@ fn run_beside(
     environment: Vec<(String, String)>,
 ) -> Result<i32> {
     set_up(proc)?;
+    // The proc's files carry the ids of the map it was set up with.
+    let map = proc.set_up_idmap()?;
     let contents = proc.image_contents()?;
-    let user = container::resolve_user(&proc.cfg, &contents)?;
+    let user = container::resolve_user(&proc.cfg, &contents, &map)?;
+    for (tool, _) in tools {
+        vr_lxc::host::check_reachable(tool, &map)
+            .with_context(|| format!("cannot bind {} into the container", tool.display()))?;
+    }
     let dir = scratch(proc, what)?;
+    set_mode(dir.path(), 0o711)?;
+    // The throwaway upper layer and LXC's work dir beside it belong to the containers' root.
+    for sub in ["upper", "work"] {
+        let path = dir.path().join(sub);
+        std::fs::create_dir(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        std::os::unix::fs::chown(&path, Some(map.host_uid), Some(map.host_gid))
+            .with_context(|| format!("cannot chown {}", path.display()))?;
+    }
     let upper = dir.path().join("upper");
-    std::fs::create_dir(&upper).with_context(|| format!("cannot create {}", upper.display()))?;
-    let config = container::beside_container(proc, user, &contents, &upper, tools, environment)?;
+    let config =
+        container::beside_container(proc, user, &contents, map, &upper, tools, environment)?;
     let config_path = dir.path().join("config.lxc");
     std::fs::write(&config_path, container::render_for_host(&config)?)
         .with_context(|| format!("cannot write {}", config_path.display()))?;
@@ -131,11 +153,13 @@ pub fn uptest(file: &Path, flags: &[String]) -> Result<ExitCode, Stop> {
         return Ok(ExitCode::SUCCESS);
     };
     set_up(&proc)?;
-    let folder = proc
-        .in_rootfs(vr_proc::APP_DIR)
-        .join("uptests")
-        .join(&proc_name);
-    if !folder.is_dir() {
+    // The layer is the app's: look without following a link it may have planted.
+    let folder = Path::new("app/uptests").join(&proc_name);
+    let kind = proc
+        .layer()?
+        .entry_kind(&folder)
+        .map_err(anyhow::Error::from)?;
+    if kind != Some(vr_fs::Kind::Dir) {
         println!("[]");
         return Ok(ExitCode::SUCCESS);
     }
@@ -155,9 +179,11 @@ pub fn uptest(file: &Path, flags: &[String]) -> Result<ExitCode, Stop> {
 
 /// The shell of a container: bash when the image or the proc's layer has it, else sh.
 pub fn shell_for(proc_rootfs: &Path, contents: &Path) -> &'static str {
-    let has_bash = [proc_rootfs, contents]
-        .iter()
-        .any(|root| root.join("bin/bash").symlink_metadata().is_ok());
+    let has_bash = [proc_rootfs, contents].iter().any(|root| {
+        vr_fs::Beneath::open(root)
+            .and_then(|dir| dir.entry_kind(Path::new("bin/bash")))
+            .is_ok_and(|kind| kind.is_some())
+    });
     if has_bash {
         "/bin/bash"
     } else {

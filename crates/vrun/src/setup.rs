@@ -5,8 +5,8 @@ use crate::{lock, Stop};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::ExitCode;
-use vr_fetch::{TerminalProgress, UnpackOptions, Unpacked};
-use vr_lxc::RealSys;
+use vr_fetch::{IdShift, Policy, TerminalProgress, UnpackOptions, Unpacked};
+use vr_lxc::IdMap;
 
 /// Sets up the proc of `file` (idempotent).
 pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
@@ -18,10 +18,15 @@ pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
     }
     let settings = vr_proc::settings_yaml(&proc.cfg.settings)
         .with_context(|| proc.cfg.file.display().to_string())?;
+    let map = container::host_idmap()?;
+    container::check_numeric_ids(&proc.cfg, &map)?;
+    // VR_ROOT closed to other host users; only the containers' root may pass through it.
+    vr_lxc::host::secure_root(&proc.layout.root, &map)
+        .with_context(|| format!("VR_ROOT {}", proc.layout.root.display()))?;
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::Create)?;
     // Ctrl-C or SIGTERM stops a download or unpack cleanly (no temp data left) and exits 128+N.
     vr_fetch::interrupt::install().context("cannot install signal handlers")?;
-    let done = do_setup(&proc, settings);
+    let done = do_setup(&proc, settings, map);
     if let Some(signal) = vr_fetch::interrupt::caught() {
         let code = u8::try_from(128 + signal).unwrap_or(crate::exit::FAILURE);
         let err = done.err().unwrap_or_else(|| {
@@ -37,8 +42,90 @@ pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Folders on the way to a proc's layers: root's, searchable (not readable) by the
+/// containers' root, which mounts the layers; other host users are stopped at VR_ROOT.
+const PASSAGE_MODE: u32 = 0o711;
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot chmod {}", path.display()))
+}
+
+/// A proc folder set up by an older vrun has no user namespace: its layer holds files with
+/// host ids. Its layer and work dir are emptied so the proc starts on a clean one.
+fn clear_unshifted_layer(proc: &Proc) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(&proc.paths.lxc_config) else {
+        return Ok(());
+    };
+    if IdMap::of_config(&text).is_some() {
+        return Ok(());
+    }
+    for dir in [&proc.paths.rootfs, &proc.paths.work] {
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot remove {}", dir.display()))
+                )
+            }
+            _ => {}
+        }
+    }
+    eprintln!(
+        "vrun: {} was set up by an older vrun without a user namespace: its layer starts anew",
+        proc.name
+    );
+    Ok(())
+}
+
+/// Unpacks the build where no container can reach it (a temp folder in the proc's folder,
+/// which only host root writes), then swaps it in as `rootfs/app` in one rename: the layer is
+/// container-writable, and an unpack in progress there could be redirected through a link.
+/// The replaced app tree is removed without following any link in it.
+fn place_build(proc: &Proc, tarball: &Path, app: &Path, opts: &UnpackOptions) -> Result<()> {
+    let staged = proc.paths.dir.join(".app.new");
+    remove_if_there(&staged)?;
+    vr_fetch::unpack(tarball, &staged, opts).context("build")?;
+    let swapped = match std::fs::symlink_metadata(app) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::rename(&staged, app)
+                .with_context(|| format!("cannot move the build to {}", app.display()))?;
+            false
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot stat {}", app.display())))
+        }
+        Ok(_) => {
+            nix::fcntl::renameat2(
+                None,
+                &staged,
+                None,
+                app,
+                nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+            )
+            .with_context(|| format!("cannot swap the new build into {}", app.display()))?;
+            true
+        }
+    };
+    if swapped {
+        remove_if_there(&staged)?;
+    }
+    Ok(())
+}
+
+/// Removes a file or tree (std's remove_dir_all never follows a symlink inside it).
+fn remove_if_there(path: &Path) -> Result<()> {
+    let result = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => Err(e),
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+    };
+    result.with_context(|| format!("cannot remove {}", path.display()))
+}
+
 /// The steps of setup; `settings` is the rendered `/settings.yaml`.
-fn do_setup(proc: &Proc, settings: String) -> Result<()> {
+fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
     let cfg = &proc.cfg;
     let image_name = cfg.require("image_name")?;
     let image_url = cfg.require("image_url")?;
@@ -46,10 +133,25 @@ fn do_setup(proc: &Proc, settings: String) -> Result<()> {
     cfg.require("user")?;
     let progress = TerminalProgress::new();
 
+    clear_unshifted_layer(proc)?;
     let rootfs = &proc.paths.rootfs;
     for dir in [&proc.paths.dir, rootfs, &proc.paths.work] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    for dir in [&proc.layout.procs_dir(), &proc.paths.dir] {
+        set_mode(dir, PASSAGE_MODE)?;
+    }
+    // The overlay's upper and work dirs belong to the containers' root, which mounts them.
+    let (root_uid, root_gid) = map.root();
+    for dir in [rootfs, &proc.paths.work] {
+        std::os::unix::fs::chown(dir, Some(root_uid), Some(root_gid))
+            .with_context(|| format!("cannot chown {}", dir.display()))?;
+    }
+    let shift = IdShift {
+        uid_base: map.host_uid,
+        gid_base: map.host_gid,
+        count: map.count,
+    };
 
     let image_tarball = proc.layout.image_tarball(image_name, image_url)?;
     let contents = proc.image_contents()?;
@@ -58,10 +160,19 @@ fn do_setup(proc: &Proc, settings: String) -> Result<()> {
         &image_tarball,
         &contents,
         cfg.image_md5.as_deref(),
-        &UnpackOptions::default(),
+        &UnpackOptions {
+            shift: Some(shift),
+            ..UnpackOptions::default()
+        },
         &progress,
     )
     .context("image")?;
+    for dir in [
+        &proc.layout.images_dir(),
+        &proc.layout.image_dir(image_name)?,
+    ] {
+        set_mode(dir, PASSAGE_MODE)?;
+    }
     if let Unpacked::Ensured {
         unpacked: true,
         retired,
@@ -76,7 +187,10 @@ fn do_setup(proc: &Proc, settings: String) -> Result<()> {
             );
         }
     }
-    let user = container::resolve_user(cfg, &contents)?;
+    let user = container::resolve_user(cfg, &contents, &map)?;
+    let host_user = map
+        .to_host(user)
+        .context("the app's user is outside the id map")?;
 
     let build_tarball = proc.layout.build_tarball(build_url)?;
     vr_fetch::ensure_with(
@@ -86,12 +200,23 @@ fn do_setup(proc: &Proc, settings: String) -> Result<()> {
         &progress,
     )
     .context("build")?;
-    let app = proc.in_rootfs(vr_proc::APP_DIR);
-    vr_fetch::unpack(&build_tarball, &app, &UnpackOptions { owner: Some(user) })
-        .context("build")?;
+    let app = rootfs.join(vr_proc::APP_DIR.trim_start_matches('/'));
+    let build_opts = UnpackOptions {
+        owner: Some(host_user),
+        policy: Policy::Build,
+        ..UnpackOptions::default()
+    };
+    place_build(proc, &build_tarball, &app, &build_opts)?;
 
+    let layer = proc.layer()?;
     let procfile = app.join("Procfile");
-    let procfile_text = vr_proc::read_unpacked_file(&procfile)?;
+    let procfile_text = layer
+        .read_file(Path::new("app/Procfile"), vr_proc::MAX_CONFIG_BYTES)?
+        .map(|bytes| {
+            String::from_utf8(bytes)
+                .with_context(|| format!("{} is not UTF-8 text", procfile.display()))
+        })
+        .transpose()?;
     let command = vr_proc::command_for(cfg, procfile_text.as_deref(), &procfile)?;
     let port = cfg.port()?;
     for v in &cfg.volumes {
@@ -103,6 +228,8 @@ fn do_setup(proc: &Proc, settings: String) -> Result<()> {
                 v.host.display()
             );
         }
+        vr_lxc::host::check_reachable(&v.host, &map)
+            .with_context(|| format!("volume {} -> {}", v.host.display(), v.container.display()))?;
     }
 
     let env_sh = vr_proc::env_sh(&cfg.env, |name| std::env::var(name).ok());
@@ -111,16 +238,26 @@ fn do_setup(proc: &Proc, settings: String) -> Result<()> {
         (vr_proc::ENV_SH, env_sh),
         (vr_proc::SETTINGS_YAML, settings),
     ];
+    // The layer is the app's to write: every write goes through the handle, never a link.
+    let in_layer = |path: &str| Path::new(path.trim_start_matches('/')).to_path_buf();
     for (path, text) in &private {
-        let dest = proc.in_rootfs(path);
-        container::write_atomic(&dest, text, 0o600)?;
-        std::os::unix::fs::chown(&dest, Some(user.0), Some(user.1))
-            .with_context(|| format!("cannot chown {}", dest.display()))?;
+        layer.write_file(&in_layer(path), text.as_bytes(), 0o600, Some(host_user))?;
     }
-    container::write_atomic(&proc.in_rootfs(vr_proc::PROC_SH), &proc_sh, 0o755)?;
-    vr_lxc::create_device_nodes(&RealSys, rootfs)?;
+    layer.write_file(
+        &in_layer(vr_proc::PROC_SH),
+        proc_sh.as_bytes(),
+        0o755,
+        Some(map.root()),
+    )?;
+    // LXC mounts a tmpfs on /dev: it must be a folder (an app may have left a link there).
+    layer.ensure_dir(Path::new("dev"), 0o755, Some(map.root()))?;
 
-    let config = container::proc_container(proc, user, &contents)?;
+    container::write_atomic(
+        &proc.paths.dir.join(container::SECCOMP_FILE),
+        vr_lxc::SECCOMP_PROFILE,
+        0o644,
+    )?;
+    let config = container::proc_container(proc, user, &contents, map)?;
     let text = container::render_for_host(&config)?;
     container::write_atomic(&proc.paths.lxc_config, &text, 0o644)?;
     Ok(())

@@ -108,6 +108,7 @@ pub fn bench(report: &mut Report) -> Result<()> {
 /// Builds the release binaries and the `vpack` example.
 fn build_tools() -> Result<Tools> {
     util::ensure_tools(util::RUNTIME_TOOLS)?;
+    util::ensure_subids()?;
     util::ensure_tools(&[("python3", "python3"), ("tar", "tar")])?;
     util::build_bins(true)?;
     run(util::cargo().args(["build", "--release", "-p", "vimage", "--example", "vpack"]))?;

@@ -212,7 +212,7 @@ fn a_procfile_that_is_a_symlink_is_not_followed() {
         &env,
         &yaml,
         2,
-        "/rootfs/app/Procfile: is a symlink, expected a regular file",
+        "/rootfs/app/Procfile: a path component is a symlink (refused: this tree is writable by a container)",
     );
 }
 
