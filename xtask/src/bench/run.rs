@@ -72,6 +72,37 @@ fn stop_time(mut cmd: Command) -> Result<std::time::Duration> {
     Ok(start.elapsed())
 }
 
+/// `config` as vr rendered it before containment: without the user namespace, seccomp,
+/// no_new_privs and pids lines, and with the capability drop list of that time (the command
+/// as root: the proc's files carry shifted owners that only the user namespace maps back).
+fn privileged_config(config: &str) -> String {
+    const DROPPED: &str = "mac_admin mac_override mknod setpcap sys_admin sys_boot sys_module \
+                           sys_nice sys_pacct sys_rawio sys_resource sys_time sys_tty_config";
+    config
+        .lines()
+        .filter(|l| {
+            ![
+                "lxc.idmap",
+                "lxc.seccomp",
+                "lxc.no_new_privs",
+                "lxc.cgroup.pids",
+                "lxc.cgroup2.pids",
+                // The app's files carry shifted ids: without the user namespace it runs as root.
+                "lxc.init.",
+            ]
+            .iter()
+            .any(|k| l.starts_with(k))
+        })
+        .map(|l| {
+            if l.starts_with("lxc.cap.keep") {
+                format!("lxc.cap.drop = {DROPPED}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
 fn du_kib(path: &Path) -> Result<u64> {
     let out = output(Command::new("du").arg("-sk").arg(path))?;
     out.split_whitespace()
@@ -134,6 +165,19 @@ pub fn bench(report: &mut Report) -> Result<()> {
     }
     fs::write(&bare, without)?;
     let (bare_base, _) = median_of(reps, || lxc_execute(&bare))?;
+    // The same container as before containment (session 2's config): no user namespace,
+    // seccomp profile, no_new_privs or pids limit, and a capability drop list instead of the
+    // allow-list. What the containment costs a start in total.
+    let privileged = dir.join("proc-privileged.lxc");
+    fs::write(&privileged, privileged_config(&text))?;
+    let (priv_base, _) = median_of(reps, || lxc_execute(&privileged))?;
+    report.time(
+        "vrun run /bin/true (user namespace, seccomp) vs lxc-execute privileged (before containment)",
+        ours,
+        "lxc-execute privileged",
+        priv_base,
+        "report",
+    );
     for (what, base) in [
         ("vrun run /bin/true: overhead over lxc-execute", base),
         (

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 mod build;
+mod contained;
 mod errors;
 mod shell_signals;
 

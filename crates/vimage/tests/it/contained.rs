@@ -1,0 +1,121 @@
+//! The build container holds a hostile script over a hostile base: root inside it is not root
+//! on the host, and nothing the base plants makes vimage write outside its tree.
+
+use crate::World;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::process::Command;
+use vr_tests::stderr;
+
+/// What `tar -tvzf --numeric-owner` says of `name` in `tarball`: `uid/gid`.
+fn owner_in(tarball: &std::path::Path, name: &str) -> String {
+    let out = Command::new("tar")
+        .args(["--numeric-owner", "-tvzf"])
+        .arg(tarball)
+        .arg(name)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn the_script_is_root_only_inside_its_user_namespace() {
+    if !vr_tests::e2e_ready("vimage the_script_is_root_only_inside_its_user_namespace") {
+        return;
+    }
+    let w = World::new();
+    // Pins: lxc.idmap on the build container, the seccomp profile (unshare of a user
+    // namespace), and the packer removing the offset again.
+    let script = w.script(
+        "probe.sh",
+        "#!/bin/sh\nset -e\nid -u > /id\ncat /proc/self/uid_map > /uid_map\n\
+         if unshare -U true 2>/dev/null; then echo allowed; else echo denied; fi > /unshare\n\
+         touch /made-by-root\n",
+    );
+    let yaml = w.image_yaml("contained", &script, "");
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let dest = w.tmp.path().join("unpacked");
+    fs::create_dir(&dest).unwrap();
+    let tarball = w.out().join("contained.tar.gz");
+    let st = Command::new("tar")
+        .args(["--numeric-owner", "-xpzf"])
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&dest)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(fs::read_to_string(dest.join("id")).unwrap(), "0\n");
+    let map: Vec<String> = fs::read_to_string(dest.join("uid_map"))
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(map.first().map(String::as_str), Some("0"), "{map:?}");
+    assert_ne!(
+        map.get(1).map(String::as_str),
+        Some("0"),
+        "root inside is host root: {map:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(dest.join("unshare")).unwrap(),
+        "denied\n"
+    );
+    // Published as the container saw it: uid 0, not the host's 100000.
+    assert_eq!(owner_in(&tarball, "made-by-root"), "0/0");
+    assert_eq!(fs::metadata(dest.join("made-by-root")).unwrap().uid(), 0);
+}
+
+#[test]
+fn a_hostile_base_cannot_make_vimage_write_on_the_host() {
+    if !vr_tests::e2e_ready("vimage a_hostile_base_cannot_make_vimage_write_on_the_host") {
+        return;
+    }
+    let w = World::new();
+    // A base whose /.vimage (where vimage puts the script) and /dev are links to host folders.
+    let host_work = w.tmp.path().join("host-work");
+    let host_dev = w.tmp.path().join("host-dev");
+    fs::create_dir(&host_work).unwrap();
+    fs::create_dir(&host_dev).unwrap();
+    let base = w.tmp.path().join("hostile-base");
+    vr_tests::busybox_rootfs(&base).unwrap();
+    fs::remove_dir(base.join("dev")).unwrap();
+    std::os::unix::fs::symlink(&host_dev, base.join("dev")).unwrap();
+    std::os::unix::fs::symlink(&host_work, base.join(".vimage")).unwrap();
+    vr_tests::tar_gz(&base, &w.tmp.path().join("www/hostile.tar.gz")).unwrap();
+    let script = w.script("noop.sh", "#!/bin/sh\necho ran\n");
+    let yaml = w.yaml(
+        "hostile.yaml",
+        &format!(
+            "base_image_url: {}\nbase_image_name: hostile\nnew_image_name: hostile-out\nscript_url: {}\n",
+            w.server.url("hostile.tar.gz"),
+            script.display()
+        ),
+    );
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    // Pins: vr-fs writes (.vimage replaced by a real folder, never written through) and no
+    // device nodes made by host code (LXC's tmpfs /dev inside the container's namespace).
+    let listing = |d: &std::path::Path| -> Vec<String> {
+        fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert!(
+        listing(&host_work).is_empty(),
+        "{:?}\n{}",
+        listing(&host_work),
+        stderr(&o)
+    );
+    assert!(
+        listing(&host_dev).is_empty(),
+        "{:?}\n{}",
+        listing(&host_dev),
+        stderr(&o)
+    );
+}
