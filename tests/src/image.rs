@@ -110,3 +110,33 @@ pub fn shift_tree(dir: &Path, uid_base: u32, gid_base: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Where [`debian_base`] keeps its tarball between runs.
+pub const DEBIAN_CACHE: &str = "/var/cache/vr-tests/bookworm-minbase.tar.gz";
+
+/// A real Debian base (`debootstrap --variant=minbase bookworm`, as root) packed as a
+/// tarball, made once and cached at [`DEBIAN_CACHE`]: for what busybox cannot show (apt,
+/// setuid tools, file capabilities).
+pub fn debian_base() -> io::Result<std::path::PathBuf> {
+    let cache = Path::new(DEBIAN_CACHE);
+    if cache.is_file() {
+        return Ok(cache.to_path_buf());
+    }
+    let dir = cache.parent().unwrap_or(Path::new("/"));
+    fs::create_dir_all(dir)?;
+    let tmp = tempfile::tempdir_in(dir)?;
+    let root = tmp.path().join("root");
+    let status = Command::new("debootstrap")
+        .args(["--variant=minbase", "bookworm"])
+        .arg(&root)
+        .arg("http://deb.debian.org/debian")
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!("debootstrap failed: {status}")));
+    }
+    let part = tmp.path().join("base.tar.gz");
+    tar_gz(&root, &part)?;
+    fs::rename(&part, cache)?;
+    Ok(cache.to_path_buf())
+}

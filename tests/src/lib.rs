@@ -16,11 +16,15 @@
 mod elf;
 mod http;
 mod image;
+mod probe;
 mod proc;
+pub use probe::{probe_binary, PROBE_C};
 
 pub use elf::{has_interp, program_header_types, PT_INTERP};
 pub use http::HttpServer;
-pub use image::{busybox_image, busybox_rootfs, md5_file, shift_tree, tar_gz};
+pub use image::{
+    busybox_image, busybox_rootfs, debian_base, md5_file, shift_tree, tar_gz, DEBIAN_CACHE,
+};
 pub use proc::{
     free_port, has_entry_ending, nothing_left, ok, static_vuptest, stderr, stdout, until, wait_for,
     with_stdin,

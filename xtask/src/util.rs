@@ -131,12 +131,14 @@ pub fn ensure_subids() -> Result<()> {
     Ok(())
 }
 
-/// The packages every flow needs at run time: LXC and busybox for the test images, dash and
+/// The packages every flow needs at run time: LXC and busybox for the test images, debootstrap
+/// for the Debian base of the apt test, dash and
 /// PyYAML for the script and settings tests, supervisor for the supervisord test, man-db and
 /// dpkg-deb for the package tests.
 pub const RUNTIME_TOOLS: &[(&str, &str)] = &[
     ("lxc-execute", "lxc"),
     ("busybox", "busybox-static"),
+    ("debootstrap", "debootstrap"),
     ("dash", "dash"),
     ("jq", "jq"),
     ("supervisord", "supervisor"),

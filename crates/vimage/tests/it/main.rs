@@ -3,6 +3,7 @@
 
 mod build;
 mod contained;
+mod debian;
 mod errors;
 mod shell_signals;
 

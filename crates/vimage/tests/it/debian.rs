@@ -1,0 +1,63 @@
+//! A real Debian base (debootstrap minbase, cached between runs) provisioned with apt-get in
+//! the user-namespaced build container: apt, dpkg's chowns, setuid tools and setcap all work
+//! as root of the namespace, over the host's network and DNS.
+
+use crate::World;
+use std::process::Command;
+use vr_tests::stderr;
+
+#[test]
+fn a_debian_base_builds_with_apt_get_install() {
+    if !vr_tests::e2e_ready("vimage a_debian_base_builds_with_apt_get_install") {
+        return;
+    }
+    let base = vr_tests::debian_base().expect("debootstrap a Debian base");
+    let w = World::new();
+    let script = w.script(
+        "apt.sh",
+        "#!/bin/sh\nset -e\napt-get update -qq\n\
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping >/dev/null\n\
+         getcap /usr/bin/ping > /ping-caps\nrm -rf /var/lib/apt/lists/*\n",
+    );
+    let yaml = w.yaml(
+        "debian.yaml",
+        &format!(
+            "base_image_url: {}\nbase_image_name: bookworm-minbase\nnew_image_name: bookworm-ping\nscript_url: {}\n",
+            base.display(),
+            script.display()
+        ),
+    );
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let listing = Command::new("tar")
+        .args(["--numeric-owner", "-tvzf"])
+        .arg(w.out().join("bookworm-ping.tar.gz"))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let line = |name: &str| {
+        listing
+            .lines()
+            .find(|l| l.ends_with(&format!(" {name}")))
+            .unwrap_or_else(|| panic!("{name} is not in the image"))
+            .to_string()
+    };
+    // Installed by apt as root of the namespace, published as uid 0.
+    assert!(
+        line("usr/bin/ping").contains(" 0/0 "),
+        "{}",
+        line("usr/bin/ping")
+    );
+    // The base's setuid tools keep their bit and owner.
+    let su = line("usr/bin/su");
+    assert!(su.starts_with("-rwsr-xr-x 0/0 "), "{su}");
+    // setcap worked inside the namespace (packing the capability itself is issue 11's).
+    let caps = Command::new("tar")
+        .arg("-xzOf")
+        .arg(w.out().join("bookworm-ping.tar.gz"))
+        .arg("ping-caps")
+        .output()
+        .unwrap();
+    let caps = String::from_utf8_lossy(&caps.stdout);
+    assert!(caps.contains("cap_net_raw"), "getcap said {caps:?}");
+}
