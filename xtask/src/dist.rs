@@ -6,9 +6,17 @@
 //! and built with `dpkg-deb --root-owner-group`; its Depends are the tool's own (vrun needs
 //! vuptest and lxc, vimage needs lxc) plus the shared libraries `dpkg-shlibdeps` finds. The
 //! tarball holds the same files under `<tool>-<version>-x86_64-linux/`.
+//!
+//! The tools that start containers (vrun, vimage) also ship vr's seccomp profile, the one
+//! compiled into them, for people to read: `usr/share/doc/<tool>/vr.seccomp` in the .deb (a path
+//! per package, since dpkg refuses one file in two packages) and `vr.seccomp` in the tarball.
+//! Their .deb has a `postinst` ([`postinst`]) that gives root a range of host ids in
+//! /etc/subuid and /etc/subgid when root has none there. No `uidmap` Depends: without
+//! `newuidmap` LXC writes the id maps itself, as root.
 
 mod pack;
 mod pages;
+mod postinst;
 
 use crate::util;
 use anyhow::{bail, ensure, Context, Result};
@@ -36,9 +44,16 @@ pub struct Tool {
     pub depends: &'static [&'static str],
     /// Shipped statically linked (vuptest runs inside any image).
     pub is_static: bool,
+    /// Starts containers: ships vr's seccomp profile and the postinst that gives root a range
+    /// of host ids for their user namespaces.
+    pub runs_containers: bool,
     /// Man page sections after the generated ones: (title, [(tag, text)]).
     pub sections: &'static [Section],
 }
+
+/// Where the packages' copy of vr's seccomp profile comes from (vr-lxc compiles in the same
+/// file).
+pub const SECCOMP_SOURCE: &str = "crates/vr-lxc/seccomp/vr.seccomp";
 
 /// A hand-written man page section: title and tagged paragraphs.
 pub type Section = (&'static str, &'static [(&'static str, &'static str)]);
@@ -50,14 +65,18 @@ pub const TOOLS: [Tool; 3] = [
         command: vimage::cli::command,
         depends: &["lxc"],
         is_static: false,
+        runs_containers: true,
         sections: &[
             ("ENVIRONMENT", &[
                 ("VR_ROOT", "Root of the host layout (default /apps); base images are cached and unpacked under $VR_ROOT/images."),
+                ("VR_IDMAP", "The host ids the container's ids 0-65535 map to: BASE:COUNT or UIDBASE:GIDBASE:COUNT. Default: root's range in /etc/subuid and /etc/subgid, else 100000:65536."),
                 ("TERM", "Passed through to the provisioning script."),
             ]),
             ("FILES", &[
                 ("<new_image_name>.tar.gz", "The built image, written atomically in the current directory."),
                 ("<new_image_name>.log", "The provisioning script's output, also shown on the terminal."),
+                ("/etc/subuid, /etc/subgid", "Root's range of host ids for the containers' user namespace."),
+                ("/usr/share/doc/vimage/vr.seccomp", "A copy of the seccomp profile every container gets (vimage carries its own)."),
             ]),
             ("EXIT STATUS", &[
                 ("0", "The image was built (shell: the shell exited 0)."),
@@ -71,10 +90,16 @@ pub const TOOLS: [Tool; 3] = [
         command: vrun::cli::command,
         depends: &["lxc", "vuptest (= @VERSION@)"],
         is_static: false,
+        runs_containers: true,
         sections: &[
             ("ENVIRONMENT", &[
                 ("VR_ROOT", "Root of the host layout (default /apps): builds/, images/ and procs/ live under it."),
+                ("VR_IDMAP", "The host ids the containers' ids 0-65535 map to: BASE:COUNT or UIDBASE:GIDBASE:COUNT. Default: root's range in /etc/subuid and /etc/subgid, else 100000:65536."),
                 ("VR_UPTESTER", "A statically linked vuptest to use when there is none next to the vrun executable or on PATH."),
+            ]),
+            ("FILES", &[
+                ("/etc/subuid, /etc/subgid", "Root's range of host ids for the containers' user namespace."),
+                ("/usr/share/doc/vrun/vr.seccomp", "A copy of the seccomp profile every container gets (vrun carries its own and writes it beside each proc.lxc)."),
             ]),
             ("EXIT STATUS", &[
                 ("0", "Success."),
@@ -90,6 +115,7 @@ pub const TOOLS: [Tool; 3] = [
         command: vuptest::cli::command,
         depends: &[],
         is_static: true,
+        runs_containers: false,
         sections: &[],
     },
 ];
@@ -203,6 +229,17 @@ fn payload(tool: &Tool, binary: &Path, epoch: u64) -> Result<Vec<PackFile>> {
         tar_data: Some(license.into_bytes()),
         mode: 0o644,
     });
+    if tool.runs_containers {
+        let path = util::root().join(SECCOMP_SOURCE);
+        let profile = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        files.push(PackFile {
+            deb: format!("usr/share/doc/{name}/vr.seccomp"),
+            tar: "vr.seccomp".into(),
+            data: profile,
+            tar_data: None,
+            mode: 0o644,
+        });
+    }
     Ok(files)
 }
 

@@ -132,13 +132,15 @@ pub fn ensure_subids() -> Result<()> {
 }
 
 /// The packages every flow needs at run time: LXC and busybox for the test images, debootstrap
-/// for the Debian base of the apt test, dash and
+/// for the Debian base of the apt test, gcc and static glibc for the security probe, dash and
 /// PyYAML for the script and settings tests, supervisor for the supervisord test, man-db and
 /// dpkg-deb for the package tests.
 pub const RUNTIME_TOOLS: &[(&str, &str)] = &[
     ("lxc-execute", "lxc"),
     ("busybox", "busybox-static"),
     ("debootstrap", "debootstrap"),
+    ("gcc", "gcc"),
+    ("/usr/lib/x86_64-linux-gnu/libc.a", "libc6-dev"),
     ("dash", "dash"),
     ("jq", "jq"),
     ("supervisord", "supervisor"),

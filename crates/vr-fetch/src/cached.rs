@@ -75,6 +75,19 @@ fn ids_line(shift: Option<IdShift>) -> Option<String> {
     shift.map(|s| format!("ids {}:{}:{}", s.uid_base, s.gid_base, s.count))
 }
 
+/// The shift an unpacked folder's stamp records (None: no stamp, or unpacked without one).
+pub fn unpacked_shift(contents: &Path) -> Option<IdShift> {
+    let text = fs::read_to_string(stamp_path(contents)).ok()?;
+    let ids = text.lines().nth(1)?.strip_prefix("ids ")?;
+    let mut parts = ids.split(':').map(|p| p.trim().parse::<u32>().ok());
+    let (uid_base, gid_base, count) = (parts.next()??, parts.next()??, parts.next()??);
+    Some(IdShift {
+        uid_base,
+        gid_base,
+        count,
+    })
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -335,6 +348,24 @@ mod tests {
         gid_base: 100_000,
         count: 65536,
     };
+
+    #[test]
+    fn the_shift_of_an_unpacked_folder_is_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let contents = tmp.path().join("contents");
+        assert_eq!(unpacked_shift(&contents), None);
+        let stamp = stamp_path(&contents);
+        fs::write(
+            &stamp,
+            stamp_text("abc", Path::new("x.tar.gz"), Some(SHIFT)),
+        )
+        .unwrap();
+        assert_eq!(unpacked_shift(&contents), Some(SHIFT));
+        fs::write(&stamp, stamp_text("abc", Path::new("x.tar.gz"), None)).unwrap();
+        assert_eq!(unpacked_shift(&contents), None);
+        fs::write(&stamp, "abc  x.tar.gz\nids 1:2\n").unwrap();
+        assert_eq!(unpacked_shift(&contents), None);
+    }
 
     #[test]
     fn stamp_text_records_the_shift() {

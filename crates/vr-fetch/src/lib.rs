@@ -34,7 +34,7 @@ mod lock;
 mod progress;
 mod unpack;
 
-pub use cached::{ensure_unpacked, stamp_path, Unpacked};
+pub use cached::{ensure_unpacked, stamp_path, unpacked_shift, Unpacked};
 pub use error::{Error, Result};
 pub use fetch::{ensure, ensure_with, Fetched};
 pub use hash::md5_file;

@@ -19,8 +19,10 @@ pub const SECCOMP_PROFILE: &str = include_str!("../seccomp/vr.seccomp");
 
 /// The capabilities a container keeps (`lxc.cap.keep`; all others are dropped from the bounding
 /// set). They are capabilities of the container's user namespace, never of the host: enough for
-/// a package manager (chown, file modes, setuid tools, file capabilities) and for binding low
-/// ports, and none of mknod, net_raw, net_admin, dac_read_search, sys_admin, sys_ptrace.
+/// a package manager (chown, file modes, setuid tools, file capabilities), and none of mknod,
+/// net_raw, net_admin, dac_read_search, sys_admin, sys_ptrace. (net_bind_service does not
+/// reach the host's network namespace, which the host's user namespace owns: a proc binds
+/// ports from `net.ipv4.ip_unprivileged_port_start` up, 1024 by default.)
 pub const KEPT_CAPS: &[&str] = &[
     "audit_write",
     "chown",
@@ -356,7 +358,12 @@ pub fn render(cfg: &ContainerConfig, v: &LxcVersion, cgroups: &CgroupHost) -> Re
     if let Some(max) = cfg.pids_max {
         match cgroups.pids {
             Some(CgroupVersion::V1) => line("lxc.cgroup.pids.max", &max.to_string()),
-            Some(CgroupVersion::V2) => line("lxc.cgroup2.pids.max", &max.to_string()),
+            Some(CgroupVersion::V2) => {
+                if *v < LxcVersion::new(3, 0, 0) {
+                    return Err(unsupported("a process limit on cgroup v2", "3.0", v));
+                }
+                line("lxc.cgroup2.pids.max", &max.to_string())
+            }
             None => return Err(Error::NoPidsCgroup),
         }
     }

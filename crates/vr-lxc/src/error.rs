@@ -110,6 +110,20 @@ pub enum Error {
         /// The line that would delegate it.
         line: String,
     },
+    /// Another account holds part of the containers' host range.
+    #[error("host {ids} {first}-{last} are also given to {owner} in {file}: its user namespaces would own every container's files; give vr a range of its own (VR_IDMAP or root's line in {file})")]
+    SharedRange {
+        /// `uids` or `gids`.
+        ids: &'static str,
+        /// `/etc/subuid` or `/etc/subgid`.
+        file: &'static str,
+        /// First host id of the range.
+        first: u32,
+        /// Last host id of the range.
+        last: u32,
+        /// The account whose entry overlaps.
+        owner: String,
+    },
     /// A folder on the way to the containers' layers that their root cannot pass through.
     #[error("{} is not searchable by the containers' root (host uid {uid}, gid {gid}): make it searchable by them (chmod o+x) or put VR_ROOT elsewhere", path.display())]
     NotSearchable {

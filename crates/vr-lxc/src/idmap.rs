@@ -115,9 +115,26 @@ impl IdMap {
         Ok(map)
     }
 
-    /// When LXC will call `newuidmap`/`newgidmap` (they are installed), root must own the range
-    /// in `/etc/subuid` and `/etc/subgid`; says exactly what line is missing otherwise.
+    /// No other account may hold any of the range in `/etc/subuid` or `/etc/subgid`: its
+    /// user namespaces would own every container's files. And when LXC will call
+    /// `newuidmap`/`newgidmap` (they are installed), root must own the range there; says
+    /// exactly what line is missing otherwise.
     pub fn check_delegated(&self, sys: &dyn Sys) -> Result<()> {
+        for (ids, file, base) in [
+            ("uids", SUBUID, self.host_uid),
+            ("gids", SUBGID, self.host_gid),
+        ] {
+            let text = sys.read_to_string(Path::new(file)).unwrap_or_default();
+            if let Some(owner) = overlapping_owner(&text, base, self.count) {
+                return Err(Error::SharedRange {
+                    ids,
+                    file,
+                    first: base,
+                    last: base + (self.count - 1),
+                    owner,
+                });
+            }
+        }
         let have_tool = |tool: &str| {
             ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"]
                 .iter()
@@ -202,6 +219,22 @@ fn root_entries(text: &str) -> impl Iterator<Item = (u32, u32)> + '_ {
 
 fn root_range(text: &str) -> Option<(u32, u32)> {
     root_entries(text).next()
+}
+
+/// The first account other than root whose range in a subuid/subgid text overlaps
+/// `base..base+count`.
+fn overlapping_owner(text: &str, base: u32, count: u32) -> Option<String> {
+    let (lo, hi) = (u64::from(base), u64::from(base) + u64::from(count));
+    text.lines().find_map(|line| {
+        let mut f = line.trim().split(':');
+        let (who, start, n) = (f.next()?, f.next()?, f.next()?);
+        if who == "root" || who == "0" {
+            return None;
+        }
+        let start: u64 = start.trim().parse().ok()?;
+        let n: u64 = n.trim().parse().ok()?;
+        (start < hi && lo < start + n).then(|| who.to_string())
+    })
 }
 
 /// Whether root's entries cover `base..base+count`.
@@ -298,6 +331,32 @@ mod tests {
         // A range only partly delegated is not enough.
         sys.set_file(SUBUID, "root:100000:65535\n");
         assert!(IdMap::DEFAULT.check_delegated(&sys).is_err());
+    }
+
+    #[test]
+    fn a_range_another_account_holds_is_refused() {
+        let sys = FakeSys::default();
+        sys.set_file(SUBUID, "root:100000:65536\nalice:165535:65536\n");
+        sys.set_file(SUBGID, "root:100000:65536\n");
+        let err = IdMap::DEFAULT.check_delegated(&sys).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "host uids 100000-165535 are also given to alice in /etc/subuid: its user namespaces \
+             would own every container's files; give vr a range of its own (VR_IDMAP or root's \
+             line in /etc/subuid)"
+        );
+        // Adjacent ranges are fine, for groups too.
+        sys.set_file(
+            SUBUID,
+            "root:100000:65536\nalice:165536:65536\nbob:0:100000\n",
+        );
+        IdMap::DEFAULT.check_delegated(&sys).unwrap();
+        sys.set_file(SUBGID, "bob:99999:2\n");
+        assert!(IdMap::DEFAULT
+            .check_delegated(&sys)
+            .unwrap_err()
+            .to_string()
+            .starts_with("host gids 100000-165535 are also given to bob in /etc/subgid"));
     }
 
     #[test]

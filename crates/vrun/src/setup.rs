@@ -113,6 +113,22 @@ fn place_build(proc: &Proc, tarball: &Path, app: &Path, opts: &UnpackOptions) ->
     Ok(())
 }
 
+/// The proc shares the host's network, which the host's user namespace owns: root inside
+/// cannot bind a port below `net.ipv4.ip_unprivileged_port_start`. Said at setup, not found
+/// out from the app's `bind: Permission denied`.
+fn warn_if_privileged_port(port: u16) {
+    let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|t| t.trim().parse::<u16>().ok())
+        .unwrap_or(1024);
+    if port < start {
+        eprintln!(
+            "vrun: warning: port {port} is below net.ipv4.ip_unprivileged_port_start ({start}): \
+             the proc's root is not root on the host's network and cannot bind it"
+        );
+    }
+}
+
 /// Removes a file or tree (std's remove_dir_all never follows a symlink inside it).
 fn remove_if_there(path: &Path) -> Result<()> {
     let result = match std::fs::symlink_metadata(path) {
@@ -219,6 +235,7 @@ fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
         .transpose()?;
     let command = vr_proc::command_for(cfg, procfile_text.as_deref(), &procfile)?;
     let port = cfg.port()?;
+    warn_if_privileged_port(port);
     for v in &cfg.volumes {
         if !v.host.is_dir() {
             bail!(
@@ -228,8 +245,20 @@ fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
                 v.host.display()
             );
         }
-        vr_lxc::host::check_reachable(&v.host, &map)
-            .with_context(|| format!("volume {} -> {}", v.host.display(), v.container.display()))?;
+        let what = || format!("volume {} -> {}", v.host.display(), v.container.display());
+        let host = std::fs::canonicalize(&v.host)
+            .with_context(|| format!("{}: cannot resolve {}", what(), v.host.display()))?;
+        let vr_root = std::fs::canonicalize(&proc.layout.root)
+            .with_context(|| format!("cannot resolve VR_ROOT {}", proc.layout.root.display()))?;
+        if let Some(problem) = container::volume_problem(&host, &vr_root) {
+            bail!(
+                "{}: the host folder {} {problem} ({}): the proc could reach other procs' files",
+                what(),
+                host.display(),
+                vr_root.display()
+            );
+        }
+        vr_lxc::host::check_reachable(&v.host, &map).with_context(what)?;
     }
 
     let env_sh = vr_proc::env_sh(&cfg.env, |name| std::env::var(name).ok());

@@ -1,7 +1,8 @@
 //! Writing a tool's package files: the `.deb` (a tree laid out here, Installed-Size and
-//! md5sums computed, built with `dpkg-deb`) and the reproducible tarball.
+//! md5sums computed, the postinst of a tool that starts containers, built with `dpkg-deb`)
+//! and the reproducible tarball.
 
-use super::{depends, pages, PackFile, Tool, VERSION};
+use super::{depends, pages, postinst, PackFile, Tool, VERSION};
 use crate::util;
 use anyhow::{Context, Result};
 use std::fs;
@@ -33,6 +34,10 @@ pub fn build_deb(
     let control = pages::control(tool, arch, kib, &depends(tool, binary, &work)?);
     write_file(&root.join("DEBIAN/control"), control.as_bytes(), 0o644)?;
     write_file(&root.join("DEBIAN/md5sums"), md5sums.as_bytes(), 0o644)?;
+    if tool.runs_containers {
+        let script = postinst::postinst(tool.name);
+        write_file(&root.join("DEBIAN/postinst"), script.as_bytes(), 0o755)?;
+    }
     set_dir_modes(&root)?;
     let deb = out.join(format!("{}_{VERSION}_{arch}.deb", tool.name));
     util::run(

@@ -261,10 +261,19 @@ fn payload_paths() {
             "completions/vrun.fish",
         ),
         ("usr/share/doc/vrun/copyright", "LICENSE"),
+        ("usr/share/doc/vrun/vr.seccomp", "vr.seccomp"),
     ]);
     assert_eq!(paths, want);
     assert_eq!(files[0].mode, 0o755);
     assert!(files[1..].iter().all(|f| f.mode == 0o644));
+    // The profile is the one vr-lxc compiles in, byte for byte.
+    let profile = files.last().unwrap();
+    assert_eq!(
+        profile.data,
+        fs::read(util::root().join(SECCOMP_SOURCE)).unwrap()
+    );
+    assert!(profile.data.starts_with(b"2\ndenylist\n[all]\n"));
+    assert!(profile.tar_data.is_none());
     // The .deb's man page is the tarball's, gzipped.
     let mut plain = Vec::new();
     std::io::Read::read_to_end(
@@ -295,6 +304,7 @@ fn tarball_layout() {
         command: vuptest::cli::command,
         depends: &[],
         is_static: true,
+        runs_containers: false,
         sections: &[],
     };
     let path = build_tarball(&x, &files, tmp.path(), 1_700_000_000).unwrap();
@@ -331,6 +341,29 @@ fn tarball_layout() {
     .map(|(p, m)| (format!("{top}{p}"), *m))
     .collect();
     assert_eq!(got, want);
+}
+
+#[test]
+fn the_seccomp_profile_ships_with_the_tools_that_start_containers() {
+    // (tool, ships it): vrun and vimage each under their own doc folder, since dpkg refuses
+    // one path in two packages.
+    let exe = std::env::current_exe().unwrap();
+    for (name, ships) in [("vimage", true), ("vrun", true), ("vuptest", false)] {
+        let tool = tool(name);
+        assert_eq!(tool.runs_containers, ships, "{name}");
+        let files = payload(tool, &exe, 0).unwrap();
+        let profiles: Vec<&str> = files
+            .iter()
+            .filter(|f| f.tar == "vr.seccomp")
+            .map(|f| f.deb.as_str())
+            .collect();
+        let want = if ships {
+            vec![format!("usr/share/doc/{name}/vr.seccomp")]
+        } else {
+            vec![]
+        };
+        assert_eq!(profiles, want, "{name}");
+    }
 }
 
 #[test]

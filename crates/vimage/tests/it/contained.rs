@@ -119,3 +119,77 @@ fn a_hostile_base_cannot_make_vimage_write_on_the_host() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_provisioning_script_cannot_reach_the_host_either() {
+    if !vr_tests::e2e_ready("vimage a_provisioning_script_cannot_reach_the_host_either") {
+        return;
+    }
+    // Pins the build container's seccomp profile and capability list end to end: the same
+    // attacks as a root app's (vrun's security tests), from a provisioning script, which is
+    // root of its namespace and has no no_new_privs.
+    let w = World::new();
+    let secret = format!("vr-host-marker-{}", std::process::id());
+    let marker = w.tmp.path().join("host-marker");
+    fs::write(&marker, &secret).unwrap();
+    let base = w.tmp.path().join("probe-base");
+    vr_tests::busybox_rootfs(&base).unwrap();
+    fs::copy(vr_tests::probe_binary(), base.join("bin/probe")).unwrap();
+    vr_tests::tar_gz(&base, &w.tmp.path().join("www/probe-base.tar.gz")).unwrap();
+    let script = w.script(
+        "attack.sh",
+        &format!(
+            "#!/bin/sh\n/bin/probe syscalls > /syscalls\n/bin/probe handle {} /etc/hosts > /handle\n",
+            marker.display()
+        ),
+    );
+    let yaml = w.yaml(
+        "attack.yaml",
+        &format!(
+            "base_image_url: {}\nbase_image_name: probe-base\nnew_image_name: attack\nscript_url: {}\n",
+            w.server.url("probe-base.tar.gz"),
+            script.display()
+        ),
+    );
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let read = |name: &str| {
+        let out = Command::new("tar")
+            .arg("-xzOf")
+            .arg(w.out().join("attack.tar.gz"))
+            .arg(name)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let syscalls = read("syscalls");
+    let refused = |check: &str| {
+        syscalls.lines().any(|l| {
+            l.strip_prefix(check)
+                .and_then(|r| r.strip_prefix(": "))
+                .is_some_and(|v| v == "EPERM" || v == "ENOSYS")
+        })
+    };
+    for check in [
+        "keyctl",
+        "add_key",
+        "bpf",
+        "perf_event_open",
+        "unshare_user",
+        "af_packet",
+        "mknod",
+        "syslog",
+    ] {
+        assert!(
+            refused(check),
+            "{check} was not refused to the script:\n{syscalls}"
+        );
+    }
+    assert!(syscalls.starts_with("uid: 0\n"), "{syscalls}");
+    let handle = read("handle");
+    assert_eq!(
+        handle,
+        "name_to_handle_at /etc/hosts: EPERM\nopen_by_handle_at /etc/hosts: EPERM\n"
+    );
+    assert!(!handle.contains(&secret));
+}

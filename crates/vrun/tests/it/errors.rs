@@ -283,3 +283,24 @@ fn settings_that_settings_yaml_cannot_hold_fail_before_anything_is_made() {
     );
     assert!(!env.root.join("procs").exists());
 }
+
+#[test]
+fn a_volume_that_reaches_vr_root_is_refused() {
+    if !vr_tests::e2e_ready("vrun a_volume_that_reaches_vr_root_is_refused") {
+        return;
+    }
+    // Every proc's root is the same host uid: through `/` (or VR_ROOT itself) one proc
+    // would reach the layers of the others and the shared images.
+    let env = env();
+    for (host, problem) in [("/", "contains VR_ROOT"), ("", "lies inside VR_ROOT")] {
+        let host = if host.is_empty() {
+            fs::create_dir_all(env.root.join("procs")).unwrap();
+            env.root.join("procs").display().to_string()
+        } else {
+            host.to_string()
+        };
+        let extra = format!("proc_name: web\nvolumes:\n  - [{host}, /host]\n");
+        let yaml = env.proc_yaml(&app_name("vol"), free_port(), &extra);
+        fails_then_teardown(&env, &yaml, 2, problem);
+    }
+}

@@ -5,6 +5,9 @@ mod errors;
 mod images;
 mod lifecycle;
 mod procs;
+mod security;
+mod security_host;
+mod upgrade;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
