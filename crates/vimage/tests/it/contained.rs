@@ -89,13 +89,11 @@ fn a_hostile_base_cannot_make_vimage_write_on_the_host() {
     std::os::unix::fs::symlink(&host_work, base.join(".vimage")).unwrap();
     vr_tests::tar_gz(&base, &w.tmp.path().join("www/hostile.tar.gz")).unwrap();
     let script = w.script("noop.sh", "#!/bin/sh\necho ran\n");
-    let yaml = w.yaml(
-        "hostile.yaml",
-        &format!(
-            "base_image_url: {}\nbase_image_name: hostile\nnew_image_name: hostile-out\nscript_url: {}\n",
-            w.server.url("hostile.tar.gz"),
-            script.display()
-        ),
+    let yaml = w.yaml_on(
+        "hostile-out",
+        &w.server.url("hostile.tar.gz"),
+        "hostile",
+        &script,
     );
     let o = w.vimage(&["build", yaml.to_str().unwrap()]);
     // Pins: vr-fs writes (.vimage replaced by a real folder, never written through) and no
@@ -143,25 +141,15 @@ fn a_provisioning_script_cannot_reach_the_host_either() {
             marker.display()
         ),
     );
-    let yaml = w.yaml(
-        "attack.yaml",
-        &format!(
-            "base_image_url: {}\nbase_image_name: probe-base\nnew_image_name: attack\nscript_url: {}\n",
-            w.server.url("probe-base.tar.gz"),
-            script.display()
-        ),
+    let yaml = w.yaml_on(
+        "attack",
+        &w.server.url("probe-base.tar.gz"),
+        "probe-base",
+        &script,
     );
     let o = w.vimage(&["build", yaml.to_str().unwrap()]);
     assert!(o.status.success(), "stderr: {}", stderr(&o));
-    let read = |name: &str| {
-        let out = Command::new("tar")
-            .arg("-xzOf")
-            .arg(w.out().join("attack.tar.gz"))
-            .arg(name)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let read = |name: &str| crate::file_in(&w.out().join("attack.tar.gz"), name);
     let syscalls = read("syscalls");
     let refused = |check: &str| {
         syscalls.lines().any(|l| {

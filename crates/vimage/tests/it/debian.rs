@@ -19,13 +19,11 @@ fn a_debian_base_builds_with_apt_get_install() {
          DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping >/dev/null\n\
          getcap /usr/bin/ping > /ping-caps\nrm -rf /var/lib/apt/lists/*\n",
     );
-    let yaml = w.yaml(
-        "debian.yaml",
-        &format!(
-            "base_image_url: {}\nbase_image_name: bookworm-minbase\nnew_image_name: bookworm-ping\nscript_url: {}\n",
-            base.display(),
-            script.display()
-        ),
+    let yaml = w.yaml_on(
+        "bookworm-ping",
+        base.to_str().unwrap(),
+        "bookworm-minbase",
+        &script,
     );
     let o = w.vimage(&["build", yaml.to_str().unwrap()]);
     assert!(o.status.success(), "stderr: {}", stderr(&o));
@@ -52,12 +50,6 @@ fn a_debian_base_builds_with_apt_get_install() {
     let su = line("usr/bin/su");
     assert!(su.starts_with("-rwsr-xr-x 0/0 "), "{su}");
     // setcap worked inside the namespace (packing the capability itself is issue 11's).
-    let caps = Command::new("tar")
-        .arg("-xzOf")
-        .arg(w.out().join("bookworm-ping.tar.gz"))
-        .arg("ping-caps")
-        .output()
-        .unwrap();
-    let caps = String::from_utf8_lossy(&caps.stdout);
+    let caps = crate::file_in(&w.out().join("bookworm-ping.tar.gz"), "ping-caps");
     assert!(caps.contains("cap_net_raw"), "getcap said {caps:?}");
 }

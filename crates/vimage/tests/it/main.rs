@@ -72,6 +72,18 @@ impl World {
         self.yaml(&format!("{new_name}.yaml"), &text)
     }
 
+    /// An image.yaml building `new_name` with `script` on the base `base` (a URL or path; no
+    /// md5) cached as `base_name`.
+    pub fn yaml_on(&self, new_name: &str, base: &str, base_name: &str, script: &Path) -> PathBuf {
+        self.yaml(
+            &format!("{new_name}.yaml"),
+            &format!(
+                "base_image_url: {base}\nbase_image_name: {base_name}\nnew_image_name: {new_name}\nscript_url: {}\n",
+                script.display()
+            ),
+        )
+    }
+
     pub fn vimage(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_vimage"))
             .args(args)
@@ -106,4 +118,15 @@ impl World {
         );
         names
     }
+}
+
+/// The content of the file `name` in the gzip tarball `tarball` (empty when it is not there).
+pub fn file_in(tarball: &Path, name: &str) -> String {
+    let out = Command::new("tar")
+        .arg("-xzOf")
+        .arg(tarball)
+        .arg(name)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -18,14 +18,7 @@ fn make_it_old(env: &Env, name: &str) {
         .collect();
     fs::write(&config, text).unwrap();
     fs::write(dir.join("rootfs/old-file"), "left by the old proc\n").unwrap();
-    let stamp = env.root.join("images/busybox/.contents.md5");
-    let first = fs::read_to_string(&stamp)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_string();
-    fs::write(&stamp, format!("{first}\n")).unwrap();
+    set_image_ids(env, None);
     let contents = env.root.join("images/busybox/contents");
     let status = Command::new("chown")
         .args(["-R", "-h", "0:0"])
@@ -33,6 +26,15 @@ fn make_it_old(env: &Env, name: &str) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Rewrites the ids line of the busybox image's stamp (`None`: none, as an older vr wrote it).
+fn set_image_ids(env: &Env, ids: Option<&str>) {
+    let stamp = env.root.join("images/busybox/.contents.md5");
+    let text = fs::read_to_string(&stamp).unwrap();
+    let first = text.lines().next().unwrap();
+    let ids = ids.map(|l| format!("{l}\n")).unwrap_or_default();
+    fs::write(&stamp, format!("{first}\n{ids}")).unwrap();
 }
 
 #[test]
@@ -106,14 +108,7 @@ fn a_proc_whose_image_was_unpacked_for_another_map_is_refused() {
     let port = free_port();
     let yaml = env.proc_yaml(&app_name("remap"), port, "proc_name: x\ncmd: id -u\n");
     ok(&env.run(&["setup"], &yaml));
-    let stamp = env.root.join("images/busybox/.contents.md5");
-    let first = fs::read_to_string(&stamp)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_string();
-    fs::write(&stamp, format!("{first}\nids 200000:200000:65536\n")).unwrap();
+    set_image_ids(&env, Some("ids 200000:200000:65536"));
     let out = env.run(&["run"], &yaml);
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
     assert!(
