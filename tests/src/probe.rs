@@ -4,7 +4,7 @@
 //!
 //! Subcommands, one line per check (`<check>: OK` or `<check>: <ERRNO NAME>`):
 //! - `probe syscalls`: `uid`, `keyctl`, `add_key`, `bpf`, `perf_event_open`, `unshare_user`,
-//!   `af_packet`, `mknod`, `syslog`.
+//!   `af_packet`, `mknod`, `syslog`, `af_vsock`.
 //! - `probe handle MARKER MOUNT...`: for each MOUNT (a path on a host file system bound into
 //!   the container) `name_to_handle_at MOUNT` and `open_by_handle_at MOUNT` with the "shocker"
 //!   handle of the file system's root inode (type 1, FILEID_INO32_GEN: ino 2, gen 0); when
@@ -114,6 +114,8 @@ static void syscalls(void) {
     report("mknod", rc, 0);
     if (rc == 0) unlink("/tmp/vr-probe-null");
     report("syslog", klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), 0);
+    /* vsock is not namespaced: it reaches the hypervisor's services (a VM host). */
+    report("af_vsock", socket(40 /* AF_VSOCK */, SOCK_STREAM, 0), 1);
 }
 
 static void handle(const char *marker, int n, char **mounts) {

@@ -175,7 +175,7 @@ pub fn build(
     if let Some(signal) = interrupted() {
         return Err(BuildError::Interrupted(signal));
     }
-    let scratch = Scratch::new(layout, &cfg.base_image_name, &base)?;
+    let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map)?;
     let result = build_in(cfg, &base, &scratch, &map, out_dir, report, &blocked);
     let cleanup = scratch.remove();
     // A signal that came during the last steps: the image is complete (or the error above
@@ -309,7 +309,8 @@ fn run_container(
     let exec = Execute {
         name: container_name(cfg),
         config,
-        lxcpath: None,
+        // The scratch folder's random name makes LXC's command socket name unguessable.
+        lxcpath: Some(scratch.dir().to_path_buf()),
         command: command.into_iter().map(Into::into).collect(),
     };
     let mut cmd = exec.command();
@@ -362,7 +363,7 @@ pub fn shell(
 ) -> Result<Outcome, BuildError> {
     let map = IdMap::for_host(&RealSys)?;
     let base = ensure_base(cfg, layout, &map, report)?;
-    let scratch = Scratch::new(layout, &cfg.base_image_name, &base)?;
+    let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map)?;
     let result = (|| {
         let overlay = Overlay::mount(
             std::slice::from_ref(&base),

@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Why a rootfs could not be packed.
@@ -125,9 +125,13 @@ pub fn pack_with(
         .inner
         .into_inner()
         .map_err(|e| werr(e.into_error()))?;
+    // The mode goes on the open temp file (fchmod), before the rename: the output folder may
+    // be writable by another user, and a chmod by path after the rename would follow a symlink
+    // swapped in at `out` in between. Nothing touches `out` by path after the rename.
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(werr)?;
     file.sync_all().map_err(werr)?;
     tmp.persist(out).map_err(|e| werr(e.error))?;
-    fs::set_permissions(out, std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(werr)?;
     Ok(Packed {
         path: out.to_path_buf(),
         md5,

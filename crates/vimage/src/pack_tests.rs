@@ -215,3 +215,19 @@ fn unshifted_ids_table() {
         assert_eq!(unshifted(host, base, count), want, "{host} {base} {count}");
     }
 }
+
+#[test]
+fn the_tarball_is_world_readable_and_owner_writable() {
+    // The mode is set on the open temp file (fchmod) before the rename: chmod by path after
+    // the rename would follow a symlink swapped in at `out` in between. That race cannot be
+    // tested deterministically (nothing pauses between the rename and a path operation), so
+    // this only pins the resulting mode; tempfile alone would leave 0600.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    tree(&root);
+    let out = tmp.path().join("img.tar.gz");
+    packed(&root, &out);
+    let meta = fs::symlink_metadata(&out).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(meta.mode() & 0o7777, 0o644);
+}

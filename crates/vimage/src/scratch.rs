@@ -6,10 +6,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use vr_proc::Layout;
 
-/// Folders on the way to the merged tree: searchable, not readable, by the containers' root
-/// (LXC mounts the rootfs as that user).
-const PASSAGE_MODE: u32 = 0o711;
-
 /// A build's scratch folder beside the cached base (`images/<base>/.build-XXXX/` with `upper/`,
 /// `work/`, `rootfs/` and the fetched script): removed, whatever happens, when dropped.
 pub struct Scratch {
@@ -24,18 +20,19 @@ impl Scratch {
         layout: &Layout,
         base_image_name: &str,
         base: &Path,
+        map: &vr_lxc::IdMap,
     ) -> Result<Scratch, BuildError> {
         let parent = layout.image_dir(base_image_name)?;
+        // Folders on the way to the merged tree: passable by the containers' root alone
+        // (LXC mounts the rootfs as that user).
         for dir in [layout.images_dir(), parent.clone()] {
-            fs::set_permissions(&dir, fs::Permissions::from_mode(PASSAGE_MODE))
-                .map_err(io_err("chmod", &dir))?;
+            vr_lxc::host::passage(&dir, map)?;
         }
         let dir = tempfile::Builder::new()
             .prefix(".build-")
             .tempdir_in(&parent)
             .map_err(io_err("create a folder in", &parent))?;
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(PASSAGE_MODE))
-            .map_err(io_err("chmod", dir.path()))?;
+        vr_lxc::host::passage(dir.path(), map)?;
         for sub in ["upper", "work", "rootfs"] {
             let p = dir.path().join(sub);
             fs::create_dir(&p).map_err(io_err("create", &p))?;
@@ -47,6 +44,11 @@ impl Scratch {
         fs::set_permissions(&upper, fs::Permissions::from_mode(root.mode() & 0o7777))
             .map_err(io_err("chmod", &upper))?;
         Ok(Scratch { dir })
+    }
+
+    /// The scratch folder itself.
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub(crate) fn path(&self, sub: &str) -> PathBuf {

@@ -51,28 +51,36 @@ pub fn check_reachable(path: &Path, map: &IdMap) -> Result<()> {
     Ok(())
 }
 
+/// Makes the existing folder `dir` below `VR_ROOT` a passage for the containers' root alone:
+/// owner host root, group the containers' root group, mode [`ROOT_MODE`]. (0711 would do for
+/// LXC, but a host user whose working directory sat below an older, open `VR_ROOT` could
+/// still walk down to an image's setuid files.)
+pub fn passage(dir: &Path, map: &IdMap) -> Result<()> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| Error::io("stat", dir, e))?;
+    if !meta.is_dir() {
+        return Err(Error::io(
+            "use as a folder",
+            dir,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a folder"),
+        ));
+    }
+    if meta.uid() != 0 || meta.gid() != map.host_gid {
+        std::os::unix::fs::chown(dir, Some(0), Some(map.host_gid))
+            .map_err(|e| Error::io("chown", dir, e))?;
+    }
+    if meta.mode() & 0o7777 != ROOT_MODE {
+        fs::set_permissions(dir, fs::Permissions::from_mode(ROOT_MODE))
+            .map_err(|e| Error::io("chmod", dir, e))?;
+    }
+    Ok(())
+}
+
 /// Makes `root` (`VR_ROOT`) a folder owned by host root and the containers' root group, mode
 /// [`ROOT_MODE`], and checks that the containers' root can reach it.
 pub fn secure_root(root: &Path, map: &IdMap) -> Result<()> {
     check_reachable(root, map)?;
     fs::create_dir_all(root).map_err(|e| Error::io("create", root, e))?;
-    let meta = fs::symlink_metadata(root).map_err(|e| Error::io("stat", root, e))?;
-    if !meta.is_dir() {
-        return Err(Error::io(
-            "use as VR_ROOT",
-            root,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a folder"),
-        ));
-    }
-    if meta.uid() != 0 || meta.gid() != map.host_gid {
-        std::os::unix::fs::chown(root, Some(0), Some(map.host_gid))
-            .map_err(|e| Error::io("chown", root, e))?;
-    }
-    if meta.mode() & 0o7777 != ROOT_MODE {
-        fs::set_permissions(root, fs::Permissions::from_mode(ROOT_MODE))
-            .map_err(|e| Error::io("chmod", root, e))?;
-    }
-    Ok(())
+    passage(root, map)
 }
 
 #[cfg(test)]

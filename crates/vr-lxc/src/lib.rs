@@ -65,8 +65,8 @@ mod version;
 
 pub use cgroup::{CgroupHost, CgroupVersion};
 pub use config::{
-    hostname_for, render, BindKind, BindMount, ContainerConfig, Rootfs, ALLOWED_DEVICES,
-    DEFAULT_PIDS_MAX, KEPT_CAPS, SECCOMP_PROFILE,
+    hostname_for, render, writable_binds, BindKind, BindMount, ContainerConfig, Rootfs,
+    ALLOWED_DEVICES, DEFAULT_PIDS_MAX, KEPT_CAPS, SECCOMP_PROFILE,
 };
 pub use error::{Error, Result};
 pub use exec::{

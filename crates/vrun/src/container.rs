@@ -156,19 +156,6 @@ pub fn resolve_user(cfg: &ProcConfig, contents: &Path, map: &IdMap) -> Result<(u
     Ok((ids.uid, gid))
 }
 
-/// A volume must neither lie inside VR_ROOT nor contain it (`/`, `/srv` for `/srv/vr`): through
-/// it the proc's root (the same host uid for every proc) would reach other procs' layers and
-/// the shared images. Both paths are canonical (no links, no `..`).
-pub fn volume_problem(host: &Path, vr_root: &Path) -> Option<&'static str> {
-    if host.starts_with(vr_root) {
-        Some("lies inside VR_ROOT")
-    } else if vr_root.starts_with(host) {
-        Some("contains VR_ROOT")
-    } else {
-        None
-    }
-}
-
 /// The proc's container: the image under the proc's layer, as the app's user, with its
 /// volumes and limits, in the user namespace `map`, with vr's seccomp profile and
 /// `no_new_privs`.
@@ -302,23 +289,6 @@ mod tests {
         assert_eq!(c.binds.len(), 1);
         assert_eq!(c.binds[0].target, PathBuf::from("/data"));
         assert!(!c.binds[0].read_only);
-    }
-
-    #[test]
-    fn volumes_that_reach_vr_root_are_refused() {
-        let root = Path::new("/srv/vr");
-        let cases = [
-            ("/srv/data", None),
-            ("/srv/vr2", None),
-            ("/data/srv/vr", None),
-            ("/", Some("contains VR_ROOT")),
-            ("/srv", Some("contains VR_ROOT")),
-            ("/srv/vr", Some("lies inside VR_ROOT")),
-            ("/srv/vr/procs/other/rootfs", Some("lies inside VR_ROOT")),
-        ];
-        for (host, want) in cases {
-            assert_eq!(volume_problem(Path::new(host), root), want, "{host}");
-        }
     }
 
     #[test]

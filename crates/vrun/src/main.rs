@@ -7,6 +7,7 @@ mod lock;
 mod run;
 mod setup;
 mod uptester;
+mod volumes;
 
 use clap::Parser;
 use std::path::PathBuf;

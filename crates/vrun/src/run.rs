@@ -1,7 +1,7 @@
 //! `vrun run`, `vrun uptest` and `vrun shell`: a container in the foreground.
 
 use crate::container::{self, Proc};
-use crate::{exit, lock, uptester, Stop};
+use crate::{exit, lock, uptester, volumes, Stop};
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -35,17 +35,24 @@ pub fn run(file: &Path) -> Result<ExitCode, Stop> {
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::IfThere)?;
     set_up(&proc).map_err(not_started)?;
     // Never start a proc of an older vrun's setup: it would run without a user namespace.
-    proc.set_up_idmap().map_err(not_started)?;
+    let map = proc.set_up_idmap().map_err(not_started)?;
+    // LXC names its command socket after the lxcpath: a fresh random one per start, so no
+    // one (a proc, a host user) can take the name before it and stop the proc from starting.
+    let lxcpath = scratch(&proc, "lxc").map_err(not_started)?;
+    vr_lxc::host::passage(lxcpath.path(), &map).map_err(|e| not_started(e.into()))?;
     let execute = Execute {
         name: proc.name.clone(),
         config: proc.paths.lxc_config.clone(),
-        lxcpath: None,
+        lxcpath: Some(lxcpath.path().to_path_buf()),
         command: vec!["/bin/sh".into(), vr_proc::PROC_SH.into()],
     };
     // Tell "LXC could not start the container" (lxc-execute exits 1) from "the proc exited 1".
     let config_text = std::fs::read_to_string(&proc.paths.lxc_config)
         .with_context(|| format!("cannot read {}", proc.paths.lxc_config.display()))
         .map_err(not_started)?;
+    // The volumes again, as they are now: since setup, an app with a volume on a parent
+    // folder could have swapped one for a link to anywhere (VR_ROOT among them).
+    check_binds(&proc, &config_text, &map).map_err(not_started)?;
     let marker = vr_lxc::StartMarker::new(
         proc.paths
             .dir
@@ -65,10 +72,15 @@ pub fn run(file: &Path) -> Result<ExitCode, Stop> {
     Ok(exit_code(outcome.code()))
 }
 
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("cannot chmod {}", path.display()))
+/// [`volumes::check_volume_source`] for every writable bind of a rendered config.
+fn check_binds(proc: &Proc, config_text: &str, map: &vr_lxc::IdMap) -> Result<()> {
+    let vr_root = std::fs::canonicalize(&proc.layout.root)
+        .with_context(|| format!("cannot resolve VR_ROOT {}", proc.layout.root.display()))?;
+    for host in vr_lxc::writable_binds(config_text) {
+        volumes::check_volume_source(&host, &vr_root, map)
+            .with_context(|| format!("volume {}", host.display()))?;
+    }
+    Ok(())
 }
 
 /// A throwaway folder inside the proc's folder (so teardown removes it even if we are
@@ -97,6 +109,7 @@ fn run_beside(
     set_up(proc)?;
     // The proc's files carry the ids of the map it was set up with.
     let map = proc.set_up_idmap()?;
+    volumes::check_volumes(proc, &map)?;
     let contents = proc.image_contents()?;
     let user = container::resolve_user(&proc.cfg, &contents, &map)?;
     for (tool, _) in tools {
@@ -104,7 +117,7 @@ fn run_beside(
             .with_context(|| format!("cannot bind {} into the container", tool.display()))?;
     }
     let dir = scratch(proc, what)?;
-    set_mode(dir.path(), 0o711)?;
+    vr_lxc::host::passage(dir.path(), &map)?;
     // The throwaway upper layer and LXC's work dir beside it belong to the containers' root.
     for sub in ["upper", "work"] {
         let path = dir.path().join(sub);
@@ -121,7 +134,8 @@ fn run_beside(
     let execute = Execute {
         name: format!("{}-{what}-{}", proc.name, std::process::id()),
         config: config_path,
-        lxcpath: None,
+        // A random lxcpath (the throwaway folder): an unguessable command socket name.
+        lxcpath: Some(dir.path().to_path_buf()),
         command: vec!["/bin/sh".into(), "-c".into(), OsString::from(script)],
     };
     let outcome = vr_lxc::run_foreground(&RealSys, execute.command())?;

@@ -1,8 +1,8 @@
 //! `vrun setup` and `vrun teardown`.
 
 use crate::container::{self, Proc};
-use crate::{lock, Stop};
-use anyhow::{bail, Context, Result};
+use crate::{lock, volumes, Stop};
+use anyhow::{Context, Result};
 use std::path::Path;
 use std::process::ExitCode;
 use vr_fetch::{IdShift, Policy, TerminalProgress, UnpackOptions, Unpacked};
@@ -40,16 +40,6 @@ pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
     done?;
     eprintln!("vrun: {} is set up", proc.name);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Folders on the way to a proc's layers: root's, searchable (not readable) by the
-/// containers' root, which mounts the layers; other host users are stopped at VR_ROOT.
-const PASSAGE_MODE: u32 = 0o711;
-
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("cannot chmod {}", path.display()))
 }
 
 /// A proc folder set up by an older vrun has no user namespace: its layer holds files with
@@ -129,6 +119,22 @@ fn warn_if_privileged_port(port: u16) {
     }
 }
 
+/// Writes `rel` of the proc's layer; a folder the app left under that name goes first (it
+/// must not block the next deploy).
+fn replace_file(
+    layer: &vr_fs::Beneath,
+    rel: &Path,
+    data: &[u8],
+    mode: u32,
+    owner: (u32, u32),
+) -> Result<()> {
+    if layer.entry_kind(rel)? == Some(vr_fs::Kind::Dir) {
+        layer.remove_tree(rel)?;
+    }
+    layer.write_file(rel, data, mode, Some(owner))?;
+    Ok(())
+}
+
 /// Removes a file or tree (std's remove_dir_all never follows a symlink inside it).
 fn remove_if_there(path: &Path) -> Result<()> {
     let result = match std::fs::symlink_metadata(path) {
@@ -155,7 +161,7 @@ fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for dir in [&proc.layout.procs_dir(), &proc.paths.dir] {
-        set_mode(dir, PASSAGE_MODE)?;
+        vr_lxc::host::passage(dir, &map)?;
     }
     // The overlay's upper and work dirs belong to the containers' root, which mounts them.
     let (root_uid, root_gid) = map.root();
@@ -187,7 +193,7 @@ fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
         &proc.layout.images_dir(),
         &proc.layout.image_dir(image_name)?,
     ] {
-        set_mode(dir, PASSAGE_MODE)?;
+        vr_lxc::host::passage(dir, &map)?;
     }
     if let Unpacked::Ensured {
         unpacked: true,
@@ -236,30 +242,7 @@ fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
     let command = vr_proc::command_for(cfg, procfile_text.as_deref(), &procfile)?;
     let port = cfg.port()?;
     warn_if_privileged_port(port);
-    for v in &cfg.volumes {
-        if !v.host.is_dir() {
-            bail!(
-                "volume {} -> {}: the host folder {} does not exist",
-                v.host.display(),
-                v.container.display(),
-                v.host.display()
-            );
-        }
-        let what = || format!("volume {} -> {}", v.host.display(), v.container.display());
-        let host = std::fs::canonicalize(&v.host)
-            .with_context(|| format!("{}: cannot resolve {}", what(), v.host.display()))?;
-        let vr_root = std::fs::canonicalize(&proc.layout.root)
-            .with_context(|| format!("cannot resolve VR_ROOT {}", proc.layout.root.display()))?;
-        if let Some(problem) = container::volume_problem(&host, &vr_root) {
-            bail!(
-                "{}: the host folder {} {problem} ({}): the proc could reach other procs' files",
-                what(),
-                host.display(),
-                vr_root.display()
-            );
-        }
-        vr_lxc::host::check_reachable(&v.host, &map).with_context(what)?;
-    }
+    volumes::check_volumes(proc, &map)?;
 
     let env_sh = vr_proc::env_sh(&cfg.env, |name| std::env::var(name).ok());
     let proc_sh = vr_proc::proc_sh(&command, port);
@@ -270,13 +253,14 @@ fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
     // The layer is the app's to write: every write goes through the handle, never a link.
     let in_layer = |path: &str| Path::new(path.trim_start_matches('/')).to_path_buf();
     for (path, text) in &private {
-        layer.write_file(&in_layer(path), text.as_bytes(), 0o600, Some(host_user))?;
+        replace_file(&layer, &in_layer(path), text.as_bytes(), 0o600, host_user)?;
     }
-    layer.write_file(
+    replace_file(
+        &layer,
         &in_layer(vr_proc::PROC_SH),
         proc_sh.as_bytes(),
         0o755,
-        Some(map.root()),
+        map.root(),
     )?;
     // LXC mounts a tmpfs on /dev: it must be a folder (an app may have left a link there).
     layer.ensure_dir(Path::new("dev"), 0o755, Some(map.root()))?;

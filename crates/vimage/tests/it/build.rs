@@ -172,3 +172,69 @@ fn serde_json_string(s: &str) -> String {
     // A JSON string is a valid YAML double-quoted scalar.
     serde_json::to_string(s).unwrap()
 }
+
+/// A root-owned host file (content "host file", mode 0600) in the test's temp dir, beside (not
+/// inside) the output folder: what a local user would like root to overwrite.
+fn host_file(w: &World) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = w.tmp.path().join("host-file");
+    fs::write(&path, "host file").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// The host file still holds "host file" with mode 0600 and a single link, and the log in the
+/// output folder is a regular file of its own holding the script's output.
+fn assert_host_file_untouched_and_log_written(w: &World, host: &std::path::Path, log_name: &str) {
+    assert_eq!(fs::read_to_string(host).unwrap(), "host file");
+    let meta = fs::symlink_metadata(host).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o600, "host file mode kept");
+    assert_eq!(
+        meta.nlink(),
+        1,
+        "no link to the host file is left in the output folder"
+    );
+    let log = w.out().join(log_name);
+    let log_meta = fs::symlink_metadata(&log).unwrap();
+    assert!(log_meta.file_type().is_file(), "the log is a regular file");
+    assert_ne!(log_meta.ino(), meta.ino(), "the log is a new file");
+    assert_eq!(log_meta.nlink(), 1);
+    assert_eq!(log_meta.mode() & 0o7777, 0o644);
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(text.contains("provisioning for the log"), "log: {text}");
+}
+
+const LOG_SCRIPT: &str = "#!/bin/sh\necho provisioning for the log\n";
+
+#[test]
+fn a_log_symlink_is_not_followed() {
+    if !vr_tests::e2e_ready("vimage log symlink") {
+        return;
+    }
+    let w = World::new();
+    let host = host_file(&w);
+    // Planted by whoever may write the output folder (a project folder of uid 1000).
+    std::os::unix::fs::symlink(&host, w.out().join("linked.log")).unwrap();
+    let script = w.script("log.sh", LOG_SCRIPT);
+    let yaml = w.image_yaml("linked", &script, "");
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_host_file_untouched_and_log_written(&w, &host, "linked.log");
+}
+
+#[test]
+fn a_log_hard_link_is_not_written_through() {
+    if !vr_tests::e2e_ready("vimage log hard link") {
+        return;
+    }
+    let w = World::new();
+    let host = host_file(&w);
+    // As root the test may link a file it does not own whatever fs.protected_hardlinks says;
+    // an attacker may too when it is 0.
+    fs::hard_link(&host, w.out().join("hard.log")).unwrap();
+    let script = w.script("log.sh", LOG_SCRIPT);
+    let yaml = w.image_yaml("hard", &script, "");
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_host_file_untouched_and_log_written(&w, &host, "hard.log");
+}

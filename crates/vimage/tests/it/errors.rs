@@ -251,3 +251,20 @@ fn ctrl_c_during_the_base_download_leaves_no_temp_file() {
     assert_eq!(w.leftovers(), Vec::<String>::new());
     assert!(!w.out().join("stall.tar.gz").exists());
 }
+
+#[test]
+fn a_log_that_is_a_folder_is_named_and_left_alone() {
+    if !vr_tests::e2e_ready("vimage log folder") {
+        return;
+    }
+    let w = World::new();
+    let folder = w.out().join("dirlog.log");
+    fs::create_dir(&folder).unwrap();
+    fs::write(folder.join("keep"), "kept").unwrap();
+    let script = w.script("ok.sh", "#!/bin/sh\ntrue\n");
+    let yaml = w.image_yaml("dirlog", &script, "");
+    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert_failed_cleanly(&w, &o, 2, &folder.display().to_string(), "dirlog");
+    assert!(stderr(&o).contains("is a folder"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(folder.join("keep")).unwrap(), "kept");
+}

@@ -8,6 +8,7 @@ mod procs;
 mod security;
 mod security_host;
 mod upgrade;
+mod volumes;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

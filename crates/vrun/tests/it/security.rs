@@ -103,6 +103,7 @@ fn root_app_syscalls_that_reach_the_host_are_denied() {
         ("af_packet", &["EPERM"]),
         ("mknod", &["EPERM"]),
         ("syslog", filtered),
+        ("af_vsock", &["EAFNOSUPPORT"]),
     ];
     let lines: Vec<(&str, &str)> = got.lines().filter_map(|l| l.split_once(": ")).collect();
     let refused = lines.len() == expect.len()
@@ -234,6 +235,55 @@ fn a_fork_bomb_stops_at_the_pids_limit() {
     assert!(
         Command::new("true").status().unwrap().success(),
         "the host cannot fork"
+    );
+    ok(&env.run(&["teardown"], &yaml));
+}
+
+#[test]
+fn a_squatted_lxc_socket_name_does_not_stop_a_proc() {
+    // Pins the random lxcpath per start: LXC names its command socket (an abstract unix
+    // socket, in the host's network namespace that every proc shares) after the lxcpath and
+    // the container name; with a fixed lxcpath, any proc or host user could bind that name
+    // first and make `vrun run` fail (status 125, "Address already in use").
+    if !vr_tests::e2e_ready("vrun a_squatted_lxc_socket_name_does_not_stop_a_proc") {
+        return;
+    }
+    let env = env();
+    let (app, port) = (app_name("squat"), free_port());
+    let yaml = yaml_as(&env, &app, port, AS_APP, "echo started", "");
+    ok(&env.run(&["setup"], &yaml));
+    let name = container(&app, "x", port);
+    // A host user (nobody) holds the names LXC uses without -P, for as long as the test runs.
+    let squat = format!(
+        "import socket, time\nss = []\nfor n in ['/var/lib/lxc/{name}/command', 'lxc/{name}/command']:\n    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n    s.bind('\\0' + n)\n    s.listen(1)\n    ss.append(s)\nprint('bound', flush=True)\ntime.sleep(60)\n"
+    );
+    let mut squatter = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            &squat,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(squatter.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "bound\n");
+    let out = env.run(&["run"], &yaml);
+    let _ = squatter.kill();
+    let _ = squatter.wait();
+    assert!(
+        out.status.success() && stdout(&out) == "started\n",
+        "a host user squatting LXC's socket names stopped the proc: {:?}\n{}",
+        out.status,
+        stderr(&out)
     );
     ok(&env.run(&["teardown"], &yaml));
 }

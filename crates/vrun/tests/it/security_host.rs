@@ -52,6 +52,9 @@ fn planted_links_in_the_layer_leave_host_files_alone_on_redeploy() {
         fs::remove_dir_all(layer.join(dir)).unwrap();
         symlink(host.join(dir), layer.join(dir)).unwrap();
     }
+    // A folder where setup writes a file must not block the deploy either.
+    fs::remove_file(layer.join("settings.yaml")).unwrap();
+    fs::create_dir_all(layer.join("settings.yaml/sub")).unwrap();
     let setup = env.run(&["setup"], &yaml);
     let damage = damage_to(&host);
     assert!(
