@@ -230,6 +230,22 @@ pub fn median_of(reps: usize, mut make: impl FnMut() -> Command) -> Result<(Dura
     Ok((median(&mut times), rss))
 }
 
+/// The median wall time of each command of `makers`, run `reps` times in turn (A B C A B C
+/// ...), so that drift of the machine (another process, the page cache, CPU clocks) spreads
+/// over all of them instead of favouring the one measured first.
+pub fn medians_interleaved(
+    reps: usize,
+    makers: &mut [&mut dyn FnMut() -> Command],
+) -> Result<Vec<Duration>> {
+    let mut times = vec![Vec::with_capacity(reps); makers.len()];
+    for _ in 0..reps {
+        for (make, t) in makers.iter_mut().zip(times.iter_mut()) {
+            t.push(measure(&mut make())?.0);
+        }
+    }
+    Ok(times.iter_mut().map(|t| median(t)).collect())
+}
+
 /// The median of `times` (the upper one of an even count; zero when empty); sorts them.
 pub fn median(times: &mut [Duration]) -> Duration {
     times.sort();

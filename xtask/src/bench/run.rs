@@ -4,7 +4,7 @@
 
 use super::support::{unique, Scratch};
 use super::Report;
-use crate::util::{self, median, median_of, output, run};
+use crate::util::{self, median, output, run};
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -140,8 +140,7 @@ pub fn bench(report: &mut Report) -> Result<()> {
     run(&mut vrun_cmd(&["setup"], &yaml))?;
     let name = "true-v1-bench-h-web-7000";
     let config = vr_root.join("procs").join(name).join("proc.lxc");
-    let reps = 30;
-    let (ours, _) = median_of(reps, || vrun_cmd(&["run"], &yaml))?;
+    let reps = 40;
     let lxc_execute = |config: &Path| {
         let mut c = Command::new("lxc-execute");
         c.args(["-n", name, "-f"])
@@ -150,7 +149,6 @@ pub fn bench(report: &mut Report) -> Result<()> {
         c.stdout(Stdio::null()).stderr(Stdio::null());
         c
     };
-    let (base, _) = median_of(reps, || lxc_execute(&config))?;
     // The same config without the start-host hook (vrun's way of telling "LXC could not start
     // the container" from "the proc exited 1"): what the hook itself costs vrun.
     let bare = dir.join("proc-without-hook.lxc");
@@ -164,13 +162,21 @@ pub fn bench(report: &mut Report) -> Result<()> {
         bail!("{} has no lxc.hook.start-host line", config.display());
     }
     fs::write(&bare, without)?;
-    let (bare_base, _) = median_of(reps, || lxc_execute(&bare))?;
     // The same container as before containment (session 2's config): no user namespace,
     // seccomp profile, no_new_privs or pids limit, and a capability drop list instead of the
     // allow-list. What the containment costs a start in total.
     let privileged = dir.join("proc-privileged.lxc");
     fs::write(&privileged, privileged_config(&text))?;
-    let (priv_base, _) = median_of(reps, || lxc_execute(&privileged))?;
+    let medians = util::medians_interleaved(
+        reps,
+        &mut [
+            &mut || vrun_cmd(&["run"], &yaml),
+            &mut || lxc_execute(&config),
+            &mut || lxc_execute(&bare),
+            &mut || lxc_execute(&privileged),
+        ],
+    )?;
+    let (ours, base, bare_base, priv_base) = (medians[0], medians[1], medians[2], medians[3]);
     report.time(
         "vrun run /bin/true (user namespace, seccomp) vs lxc-execute privileged (before containment)",
         ours,
