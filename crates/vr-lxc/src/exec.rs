@@ -152,9 +152,13 @@ impl Foreground {
                     Some(&SigSet::empty()),
                     None,
                 )?;
-                // If we are killed outright, lxc-execute goes too, and LXC then kills the
-                // container: nothing outlives us.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                // If we are killed outright (a supervisor's SIGKILL), lxc-execute gets SIGTERM
+                // and hands it to the container's init, which ends every process of the
+                // container (killing what ignores it a second later); LXC then removes its
+                // cgroups. Not SIGKILL: lxc-execute would die without that, and the init of
+                // a non-root proc, which has switched uid and so lost its own parent-death
+                // signal, would run on with the app.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())

@@ -3,6 +3,7 @@
 
 mod errors;
 mod images;
+mod killed;
 mod lifecycle;
 mod procs;
 mod security;

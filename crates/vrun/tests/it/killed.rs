@@ -1,0 +1,162 @@
+//! `vrun run` killed outright (SIGKILL, as a supervisor does after its grace period): nothing
+//! of the container outlives it, whether it was starting, running or stopping, for a root and
+//! a non-root proc whose app ignores SIGTERM and has a child in the background.
+
+use super::security::{yaml_as, AS_APP, AS_ROOT};
+use super::*;
+use std::net::{TcpListener, TcpStream};
+
+/// Whether a process runs whose command line is exactly `args`.
+fn running(args: &[&str]) -> bool {
+    let want: Vec<u8> = args
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|e| fs::read(e.path().join("cmdline")).ok().as_deref() == Some(&want[..]))
+}
+
+/// `vrun run` with no stdio of ours: should the container outlive it (what these tests look
+/// for), it must not hold the test harness's pipes open. Killed when dropped.
+struct Run(std::process::Child);
+
+impl Run {
+    fn start(env: &Env, yaml: &Path) -> Run {
+        let child = env
+            .vrun()
+            .arg("run")
+            .arg(yaml)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Run(child)
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill on our own child's pid (not reaped before drop).
+        unsafe { libc::kill(self.0.id() as i32, signal) };
+    }
+
+    fn sigkill(mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    /// Right after the spawn, while LXC sets the container up.
+    Starting,
+    /// Once the app listens.
+    Running,
+    /// After a SIGTERM that the app ignores, before the supervisor's SIGKILL.
+    Stopping,
+}
+
+fn killed(test: &str, ids: &str, moment: Moment) {
+    if !vr_tests::e2e_ready(test) {
+        return;
+    }
+    let env = env();
+    let (app, port) = (app_name(test.trim_start_matches("vrun ")), free_port());
+    // Unique to this test: the tests of this binary run at once, in one process.
+    let secs = format!("8{port}{}", std::process::id() % 1000);
+    let cmd = format!("trap '' TERM; sleep {secs} & exec httpd -f -p \"$PORT\" -h /app/www");
+    let yaml = yaml_as(&env, &app, port, ids, &cmd, "");
+    ok(&env.run(&["setup"], &yaml));
+    let listens = || TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let run = Run::start(&env, &yaml);
+    match moment {
+        Moment::Starting => std::thread::sleep(Duration::from_millis(15)),
+        Moment::Running | Moment::Stopping => {
+            vr_tests::until(Duration::from_secs(20), "the proc listens", listens);
+            assert!(running(&["sleep", &secs]), "no background child");
+        }
+    }
+    if let Moment::Stopping = moment {
+        run.signal(libc::SIGTERM);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    run.sigkill();
+    // Pins lxc-execute's parent-death signal (SIGTERM: it hands it to the container's init,
+    // which ends every process of the container). The container's init of a non-root proc
+    // has switched uid and lost its own parent-death signal, so SIGKILL to lxc-execute left
+    // it running.
+    vr_tests::until(
+        Duration::from_secs(10),
+        "the container's processes are gone",
+        || !running(&["sleep", &secs]) && !listens(),
+    );
+    let name = container(&app, "x", port);
+    vr_tests::until(Duration::from_secs(10), "LXC's cgroups are gone", || {
+        std::panic::catch_unwind(|| nothing_left(&name, &env.root)).is_ok()
+    });
+    assert!(
+        TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "port {port} still taken"
+    );
+    // The next run starts one copy, which teardown can remove once it is stopped.
+    let again = Run::start(&env, &yaml);
+    vr_tests::until(Duration::from_secs(20), "the next run listens", listens);
+    again.sigkill();
+    vr_tests::until(Duration::from_secs(10), "the next run is gone", || {
+        !listens()
+    });
+    ok(&env.run(&["teardown"], &yaml));
+}
+
+#[test]
+fn killed_while_starting_leaves_nothing() {
+    killed(
+        "vrun killed_while_starting_leaves_nothing",
+        AS_APP,
+        Moment::Starting,
+    );
+}
+
+#[test]
+fn killed_while_running_leaves_nothing() {
+    killed(
+        "vrun killed_while_running_leaves_nothing",
+        AS_APP,
+        Moment::Running,
+    );
+}
+
+#[test]
+fn killed_while_stopping_leaves_nothing() {
+    killed(
+        "vrun killed_while_stopping_leaves_nothing",
+        AS_APP,
+        Moment::Stopping,
+    );
+}
+
+#[test]
+fn a_root_proc_killed_while_running_leaves_nothing() {
+    killed(
+        "vrun a_root_proc_killed_while_running_leaves_nothing",
+        AS_ROOT,
+        Moment::Running,
+    );
+}
+
+#[test]
+fn a_root_proc_killed_while_stopping_leaves_nothing() {
+    killed(
+        "vrun a_root_proc_killed_while_stopping_leaves_nothing",
+        AS_ROOT,
+        Moment::Stopping,
+    );
+}
