@@ -59,6 +59,7 @@ mod exec;
 pub mod host;
 mod idmap;
 mod leftovers;
+pub mod stale;
 mod started;
 mod sys;
 mod version;

@@ -86,6 +86,25 @@ impl Proc {
     }
 }
 
+/// Stops a container of this proc that outlived the vrun that started it (it and its
+/// lxc-execute killed at once), saying so; call it holding the proc's lock.
+pub fn stop_stale(proc: &Proc) {
+    let killed = vr_lxc::stale::stop_stale(
+        &vr_lxc::stale::Host::default(),
+        &proc.name,
+        &proc.paths.rootfs,
+        std::time::Duration::from_secs(5),
+    );
+    if !killed.is_empty() {
+        let pids: Vec<String> = killed.iter().map(i32::to_string).collect();
+        eprintln!(
+            "vrun: {}: stopped its container, left running by an earlier vrun (pids {})",
+            proc.name,
+            pids.join(" ")
+        );
+    }
+}
+
 /// The host's id map for new containers (`VR_IDMAP`, root's /etc/subuid and /etc/subgid, or
 /// the default), checked to be delegated to root where LXC's newuidmap needs it.
 pub fn host_idmap() -> Result<IdMap> {

@@ -34,6 +34,7 @@ pub fn run(file: &Path) -> Result<ExitCode, Stop> {
     let proc = Proc::load(file).map_err(not_started)?;
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::IfThere)?;
     set_up(&proc).map_err(not_started)?;
+    container::stop_stale(&proc);
     // Never start a proc of an older vrun's setup: it would run without a user namespace.
     let map = proc.set_up_idmap().map_err(not_started)?;
     // LXC names its command socket after the lxcpath: a fresh random one per start, so no

@@ -24,6 +24,8 @@ pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
     vr_lxc::host::secure_root(&proc.layout.root, &map)
         .with_context(|| format!("VR_ROOT {}", proc.layout.root.display()))?;
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::Create)?;
+    // Never rewrite the layer under a container that still runs on it.
+    container::stop_stale(&proc);
     // Ctrl-C or SIGTERM stops a download or unpack cleanly (no temp data left) and exits 128+N.
     vr_fetch::interrupt::install().context("cannot install signal handlers")?;
     let done = do_setup(&proc, settings, map);
@@ -280,6 +282,8 @@ fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
 pub fn teardown(file: &Path) -> Result<ExitCode, Stop> {
     let proc = Proc::load(file)?;
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::IfThere)?;
+    // Never remove the folder of a container that still runs.
+    container::stop_stale(&proc);
     match std::fs::remove_dir_all(&proc.paths.dir) {
         Ok(()) => eprintln!("vrun: removed {}", proc.paths.dir.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

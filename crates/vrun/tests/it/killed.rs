@@ -6,8 +6,8 @@ use super::security::{yaml_as, AS_APP, AS_ROOT};
 use super::*;
 use std::net::{TcpListener, TcpStream};
 
-/// Whether a process runs whose command line is exactly `args`.
-fn running(args: &[&str]) -> bool {
+/// The pids of the processes whose command line is exactly `args` (a zombie has none).
+fn pids_of(args: &[&str]) -> Vec<String> {
     let want: Vec<u8> = args
         .iter()
         .flat_map(|a| [a.as_bytes(), b"\0"].concat())
@@ -15,7 +15,14 @@ fn running(args: &[&str]) -> bool {
     fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .any(|e| fs::read(e.path().join("cmdline")).ok().as_deref() == Some(&want[..]))
+        .filter(|e| fs::read(e.path().join("cmdline")).ok().as_deref() == Some(&want[..]))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Whether a process runs whose command line is exactly `args`.
+fn running(args: &[&str]) -> bool {
+    !pids_of(args).is_empty()
 }
 
 /// `vrun run` with no stdio of ours: should the container outlive it (what these tests look
@@ -158,5 +165,88 @@ fn a_root_proc_killed_while_stopping_leaves_nothing() {
         "vrun a_root_proc_killed_while_stopping_leaves_nothing",
         AS_ROOT,
         Moment::Stopping,
+    );
+}
+
+/// The pid of `parent`'s child named `comm`.
+fn child_named(parent: u32, comm: &str) -> Option<i32> {
+    fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let status = fs::read_to_string(e.path().join("status")).ok()?;
+        let name = status.lines().find_map(|l| l.strip_prefix("Name:"))?.trim();
+        let ppid = status.lines().find_map(|l| l.strip_prefix("PPid:"))?.trim();
+        (name == comm && ppid == parent.to_string()).then_some(pid)
+    })
+}
+
+/// vrun and its lxc-execute killed at once (`kill -9` of their process group): nothing could
+/// hand the container's init a signal, and a non-root proc's init has no parent-death signal
+/// left, so the container runs on. The next `vrun run` (`teardown` when `then` says so) must
+/// find it, stop it and say so.
+fn killed_with_lxc_execute(test: &str, then: &str) {
+    if !vr_tests::e2e_ready(test) {
+        return;
+    }
+    let env = env();
+    let (app, port) = (app_name(test.trim_start_matches("vrun ")), free_port());
+    let secs = format!("8{port}{}", std::process::id() % 1000);
+    let cmd = format!("trap '' TERM; sleep {secs} & exec httpd -f -p \"$PORT\" -h /app/www");
+    let yaml = yaml_as(&env, &app, port, AS_APP, &cmd, "");
+    ok(&env.run(&["setup"], &yaml));
+    let listens = || TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let run = Run::start(&env, &yaml);
+    vr_tests::until(Duration::from_secs(20), "the proc listens", listens);
+    let lxc = child_named(run.0.id(), "lxc-execute").expect("lxc-execute under vrun");
+    // SAFETY: kill on lxc-execute's pid, a child of our child, found just above.
+    unsafe { libc::kill(lxc, libc::SIGKILL) };
+    run.sigkill();
+    std::thread::sleep(Duration::from_millis(1500));
+    let left = pids_of(&["sleep", &secs]);
+    assert!(
+        !left.is_empty() && listens(),
+        "the container did not outlive vrun and lxc-execute: this test shows nothing"
+    );
+    let left_runs = || pids_of(&["sleep", &secs]).iter().any(|p| left.contains(p));
+    // Pins vr_lxc::stale: the leftover is found by its layer and stopped first.
+    let out = match then {
+        "teardown" => env.run(&["teardown"], &yaml),
+        _ => {
+            let again = Run::start(&env, &yaml);
+            vr_tests::until(Duration::from_secs(20), "the next run listens", || {
+                !left_runs() && listens()
+            });
+            again.sigkill();
+            env.run(&["teardown"], &yaml)
+        }
+    };
+    ok(&out);
+    if then == "teardown" {
+        assert!(
+            stderr(&out).contains("stopped its container, left running by an earlier vrun"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!left_runs(), "the leftover runs on");
+    vr_tests::until(Duration::from_secs(10), "nothing is left", || {
+        !listens()
+            && std::panic::catch_unwind(|| nothing_left(&container(&app, "x", port), &env.root))
+                .is_ok()
+    });
+}
+
+#[test]
+fn a_container_left_by_a_killed_vrun_is_stopped_by_the_next_run() {
+    killed_with_lxc_execute(
+        "vrun a_container_left_by_a_killed_vrun_is_stopped_by_the_next_run",
+        "run",
+    );
+}
+
+#[test]
+fn teardown_stops_a_left_container_before_removing_its_folder() {
+    killed_with_lxc_execute(
+        "vrun teardown_stops_a_left_container_before_removing_its_folder",
+        "teardown",
     );
 }
