@@ -97,6 +97,29 @@ pub fn processes_on_layer(proc_root: &Path, upper: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// LXC's cgroups of `name` that process `pid` is in, as folder names (`lxc.payload.<name>-1`),
+/// with the monitor's folder of the same container (`lxc.monitor.<name>-1`).
+fn cgroups_of(proc_root: &Path, pid: i32, name: &str) -> Vec<String> {
+    let text =
+        fs::read_to_string(proc_root.join(pid.to_string()).join("cgroup")).unwrap_or_default();
+    let mut names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2))
+        .filter_map(|path| path.trim_start_matches('/').split('/').next())
+        .filter(|top| is_lxc_cgroup_of(top, name))
+        .map(str::to_string)
+        .collect();
+    let monitors: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("lxc.payload."))
+        .map(|rest| format!("lxc.monitor.{rest}"))
+        .collect();
+    names.extend(monitors);
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Removes `dir` and the folders inside it, deepest first (cgroup folders: empty but for the
 /// kernel's files, which rmdir takes along).
 fn remove_cgroup(dir: &Path) -> io::Result<()> {
@@ -116,7 +139,7 @@ fn remove_cgroup(dir: &Path) -> io::Result<()> {
 /// Stops what is left of a container `name` on the layer `upper`: when LXC cgroups of that
 /// name exist, every process whose root is on `upper` gets SIGKILL (the container's init
 /// among them, which takes its whole PID namespace along), and once they are gone (at most
-/// `limit`) the empty cgroups are removed. Returns the pids it killed (empty: nothing was
+/// `limit`) the cgroups they were in are removed. Returns the pids it killed (empty: nothing was
 /// left). Call it holding the proc's lock: a live runner of the same proc holds it too.
 pub fn stop_stale(host: &Host, name: &str, upper: &Path, limit: Duration) -> Vec<i32> {
     let dirs = cgroup_dirs(&host.cgroup_root, name);
@@ -124,6 +147,14 @@ pub fn stop_stale(host: &Host, name: &str, upper: &Path, limit: Duration) -> Vec
         return Vec::new();
     }
     let killed = processes_on_layer(&host.proc_root, upper);
+    // Only the cgroups of what is killed: another container of that name (under another
+    // VR_ROOT) may be starting, its cgroups still empty.
+    let mut theirs: Vec<String> = killed
+        .iter()
+        .flat_map(|pid| cgroups_of(&host.proc_root, *pid, name))
+        .collect();
+    theirs.sort();
+    theirs.dedup();
     for pid in &killed {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(*pid),
@@ -134,10 +165,13 @@ pub fn stop_stale(host: &Host, name: &str, upper: &Path, limit: Duration) -> Vec
     while !processes_on_layer(&host.proc_root, upper).is_empty() && start.elapsed() < limit {
         std::thread::sleep(Duration::from_millis(20));
     }
-    // A folder still in use (another container of that name, under another VR_ROOT) is
-    // not empty: rmdir refuses it, and that is fine.
     for dir in dirs {
-        let _ = remove_cgroup(&dir);
+        let ours = dir
+            .file_name()
+            .is_some_and(|n| theirs.iter().any(|t| n == t.as_str()));
+        if ours {
+            let _ = remove_cgroup(&dir);
+        }
     }
     killed
 }
@@ -198,6 +232,11 @@ mod tests {
             fs::write(host.proc_root.join(pid).join("mountinfo"), text).unwrap();
         }
         fs::create_dir_all(host.proc_root.join("self")).unwrap();
+        fs::write(
+            host.proc_root.join("1073741824/cgroup"),
+            "8:pids:/lxc.payload.p\n6:memory:/lxc.payload.p/inner\n0::/\n",
+        )
+        .unwrap();
         assert_eq!(
             processes_on_layer(&host.proc_root, Path::new("/vr/procs/p/rootfs")),
             vec![1_073_741_824]
@@ -206,17 +245,20 @@ mod tests {
         for d in [
             "pids/lxc.payload.p/inner",
             "pids/lxc.monitor.p",
-            "memory/lxc.payload.p-1",
+            "memory/lxc.payload.p",
             "lxc.payload.p",
         ] {
             fs::create_dir_all(host.cgroup_root.join(d)).unwrap();
         }
         fs::create_dir_all(&kept).unwrap();
-        // The fake pid is beyond any pid_max (2^22): kill fails, and the fake mountinfo stays, so the wait
-        // runs out at once; the cgroups go all the same.
+        // The same name under another VR_ROOT, starting (LXC's `-1`): not ours, kept.
+        let other = host.cgroup_root.join("pids/lxc.payload.p-1");
+        fs::create_dir_all(&other).unwrap();
+        // The fake pid is beyond any pid_max (2^22): kill fails, and the fake mountinfo
+        // stays, so the wait runs out at once; its cgroups go all the same.
         let killed = stop_stale(&host, "p", Path::new("/vr/procs/p/rootfs"), Duration::ZERO);
         assert_eq!(killed, vec![1_073_741_824]);
-        assert!(cgroup_dirs(&host.cgroup_root, "p").is_empty());
+        assert_eq!(cgroup_dirs(&host.cgroup_root, "p"), vec![other.clone()]);
         assert!(kept.is_dir());
     }
 }

@@ -194,3 +194,35 @@ fn uptest_waits_for_a_starting_proc_with_retry_for() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn the_same_proc_runs_under_two_vr_roots_at_once() {
+    if !vr_tests::e2e_ready("vrun the_same_proc_runs_under_two_vr_roots_at_once") {
+        return;
+    }
+    // Container names are global to the host, not to a VR_ROOT: each start has its own random
+    // lxcpath (LXC's command socket), and LXC gives a taken cgroup name a suffix; a leftover
+    // check of one must not touch the other's running container.
+    let (a, b) = (env(), env());
+    let (app, port) = (app_name("tworoots"), free_port());
+    let extra = "proc_name: x\ncmd: echo started; sleep 2; echo done\n";
+    let (ya, yb) = (
+        a.proc_yaml(&app, port, extra),
+        b.proc_yaml(&app, port, extra),
+    );
+    ok(&a.run(&["setup"], &ya));
+    ok(&b.run(&["setup"], &yb));
+    let mut first = a.start_run(&ya, Stdio::piped());
+    let mut line = String::new();
+    use std::io::BufRead;
+    let mut out = std::io::BufReader::new(first.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "started\n");
+    assert_eq!(ok(&b.run(&["run"], &yb)), "started\ndone\n");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(rest, "done\n");
+    assert!(first.wait().unwrap().success());
+    ok(&a.run(&["teardown"], &ya));
+    ok(&b.run(&["teardown"], &yb));
+}
