@@ -165,13 +165,21 @@ pub fn stop_stale(host: &Host, name: &str, upper: &Path, limit: Duration) -> Vec
     while !processes_on_layer(&host.proc_root, upper).is_empty() && start.elapsed() < limit {
         std::thread::sleep(Duration::from_millis(20));
     }
-    for dir in dirs {
-        let ours = dir
-            .file_name()
-            .is_some_and(|n| theirs.iter().any(|t| n == t.as_str()));
-        if ours {
-            let _ = remove_cgroup(&dir);
+    let mut ours: Vec<PathBuf> = dirs
+        .into_iter()
+        .filter(|dir| {
+            dir.file_name()
+                .is_some_and(|n| theirs.iter().any(|t| n == t.as_str()))
+        })
+        .collect();
+    // A process killed a moment ago may still be leaving its cgroup (its mount namespace is
+    // gone already): rmdir says EBUSY until it has; try again until `limit`.
+    loop {
+        ours.retain(|dir| remove_cgroup(dir).is_err());
+        if ours.is_empty() || start.elapsed() >= limit {
+            break;
         }
+        std::thread::sleep(Duration::from_millis(20));
     }
     killed
 }
