@@ -55,7 +55,7 @@ fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
             _ => continue,
         };
         mounts.push(CgroupMount {
-            path: PathBuf::from(unescape_mountinfo(mountpoint)),
+            path: PathBuf::from(unescape_octal(mountpoint)),
             version,
             options: superopts.split(',').map(str::to_string).collect(),
         });
@@ -63,8 +63,9 @@ fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
     mounts
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape_mountinfo(s: &str) -> String {
+/// Undoes the `\ooo` (octal) escapes of space, tab, newline and backslash that mountinfo and
+/// fstab-style lines (`lxc.mount.entry`) use.
+pub(crate) fn unescape_octal(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -258,8 +259,8 @@ pids\t0\t90\t1
 
     #[test]
     fn mountinfo_escapes() {
-        assert_eq!(unescape_mountinfo(r"/a\040b"), "/a b");
-        assert_eq!(unescape_mountinfo("/plain"), "/plain");
-        assert_eq!(unescape_mountinfo(r"/end\"), r"/end\");
+        assert_eq!(unescape_octal(r"/a\040b"), "/a b");
+        assert_eq!(unescape_octal("/plain"), "/plain");
+        assert_eq!(unescape_octal(r"/end\"), r"/end\");
     }
 }

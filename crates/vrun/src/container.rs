@@ -52,21 +52,25 @@ impl Proc {
     /// ids shifted by it. A proc set up by an older vrun (no user namespace) has none: an error
     /// saying to set it up again.
     pub fn set_up_idmap(&self) -> Result<IdMap> {
+        self.idmap_of_config(&self.read_config()?)
+    }
+
+    /// The proc's `proc.lxc`.
+    pub fn read_config(&self) -> Result<String> {
         let path = &self.paths.lxc_config;
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        match IdMap::of_config(&text) {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+
+    /// [`Proc::set_up_idmap`] of the text of `proc.lxc`, already read.
+    pub fn idmap_of_config(&self, text: &str) -> Result<IdMap> {
+        let path = &self.paths.lxc_config;
+        match IdMap::of_config(text) {
             Some(map) => {
                 // The image may have been unpacked again for another map since (VR_IDMAP
                 // changed and another proc was set up): its owners would not match.
                 let contents = self.image_contents()?;
                 let image = vr_fetch::unpacked_shift(&contents);
-                let want = vr_fetch::IdShift {
-                    uid_base: map.host_uid,
-                    gid_base: map.host_gid,
-                    count: map.count,
-                };
-                if image != Some(want) {
+                if image != Some(image_shift(&map)) {
                     bail!(
                         "the image of {} ({}) is not unpacked for the id map it was set up with: run `vrun setup {}` again",
                         self.name,
@@ -102,6 +106,15 @@ pub fn stop_stale(proc: &Proc) {
             proc.name,
             pids.join(" ")
         );
+    }
+}
+
+/// How an image is unpacked for containers of `map`: owners shifted by its bases.
+pub fn image_shift(map: &IdMap) -> vr_fetch::IdShift {
+    vr_fetch::IdShift {
+        uid_base: map.host_uid,
+        gid_base: map.host_gid,
+        count: map.count,
     }
 }
 

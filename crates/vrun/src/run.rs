@@ -35,8 +35,9 @@ pub fn run(file: &Path) -> Result<ExitCode, Stop> {
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::IfThere)?;
     set_up(&proc).map_err(not_started)?;
     container::stop_stale(&proc);
+    let config_text = proc.read_config().map_err(not_started)?;
     // Never start a proc of an older vrun's setup: it would run without a user namespace.
-    let map = proc.set_up_idmap().map_err(not_started)?;
+    let map = proc.idmap_of_config(&config_text).map_err(not_started)?;
     // LXC names its command socket after the lxcpath: a fresh random one per start, so no
     // one (a proc, a host user) can take the name before it and stop the proc from starting.
     let lxcpath = scratch(&proc, "lxc").map_err(not_started)?;
@@ -47,10 +48,6 @@ pub fn run(file: &Path) -> Result<ExitCode, Stop> {
         lxcpath: Some(lxcpath.path().to_path_buf()),
         command: vec!["/bin/sh".into(), vr_proc::PROC_SH.into()],
     };
-    // Tell "LXC could not start the container" (lxc-execute exits 1) from "the proc exited 1".
-    let config_text = std::fs::read_to_string(&proc.paths.lxc_config)
-        .with_context(|| format!("cannot read {}", proc.paths.lxc_config.display()))
-        .map_err(not_started)?;
     // The volumes again, as they are now: since setup, an app with a volume on a parent
     // folder could have swapped one for a link to anywhere (VR_ROOT among them).
     check_binds(&proc, &config_text, &map).map_err(not_started)?;

@@ -5,7 +5,7 @@ use crate::{lock, volumes, Stop};
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::process::ExitCode;
-use vr_fetch::{IdShift, Policy, TerminalProgress, UnpackOptions, Unpacked};
+use vr_fetch::{Policy, TerminalProgress, UnpackOptions, Unpacked};
 use vr_lxc::IdMap;
 
 /// Sets up the proc of `file` (idempotent).
@@ -70,41 +70,6 @@ fn clear_unshifted_layer(proc: &Proc) -> Result<()> {
     Ok(())
 }
 
-/// Unpacks the build where no container can reach it (a temp folder in the proc's folder,
-/// which only host root writes), then swaps it in as `rootfs/app` in one rename: the layer is
-/// container-writable, and an unpack in progress there could be redirected through a link.
-/// The replaced app tree is removed without following any link in it.
-fn place_build(proc: &Proc, tarball: &Path, app: &Path, opts: &UnpackOptions) -> Result<()> {
-    let staged = proc.paths.dir.join(".app.new");
-    remove_if_there(&staged)?;
-    vr_fetch::unpack(tarball, &staged, opts).context("build")?;
-    let swapped = match std::fs::symlink_metadata(app) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::rename(&staged, app)
-                .with_context(|| format!("cannot move the build to {}", app.display()))?;
-            false
-        }
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!("cannot stat {}", app.display())))
-        }
-        Ok(_) => {
-            nix::fcntl::renameat2(
-                None,
-                &staged,
-                None,
-                app,
-                nix::fcntl::RenameFlags::RENAME_EXCHANGE,
-            )
-            .with_context(|| format!("cannot swap the new build into {}", app.display()))?;
-            true
-        }
-    };
-    if swapped {
-        remove_if_there(&staged)?;
-    }
-    Ok(())
-}
-
 /// The proc shares the host's network, which the host's user namespace owns: root inside
 /// cannot bind a port below `net.ipv4.ip_unprivileged_port_start`. Said at setup, not found
 /// out from the app's `bind: Permission denied`.
@@ -137,17 +102,6 @@ fn replace_file(
     Ok(())
 }
 
-/// Removes a file or tree (std's remove_dir_all never follows a symlink inside it).
-fn remove_if_there(path: &Path) -> Result<()> {
-    let result = match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => Err(e),
-        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
-        Ok(_) => std::fs::remove_file(path),
-    };
-    result.with_context(|| format!("cannot remove {}", path.display()))
-}
-
 /// The steps of setup; `settings` is the rendered `/settings.yaml`.
 fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
     let cfg = &proc.cfg;
@@ -171,11 +125,7 @@ fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
         std::os::unix::fs::chown(dir, Some(root_uid), Some(root_gid))
             .with_context(|| format!("cannot chown {}", dir.display()))?;
     }
-    let shift = IdShift {
-        uid_base: map.host_uid,
-        gid_base: map.host_gid,
-        count: map.count,
-    };
+    let shift = container::image_shift(&map);
 
     let image_tarball = proc.layout.image_tarball(image_name, image_url)?;
     let contents = proc.image_contents()?;
@@ -225,12 +175,16 @@ fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
     )
     .context("build")?;
     let app = rootfs.join(vr_proc::APP_DIR.trim_start_matches('/'));
+    // Unpacked in the proc's folder, which only host root writes, then swapped in as
+    // rootfs/app in one rename: in the container-writable layer, an unpack in progress could
+    // be redirected through a link. The replaced tree goes without following a link in it.
     let build_opts = UnpackOptions {
         owner: Some(host_user),
         policy: Policy::Build,
+        staging: Some(proc.paths.dir.clone()),
         ..UnpackOptions::default()
     };
-    place_build(proc, &build_tarball, &app, &build_opts)?;
+    vr_fetch::unpack(&build_tarball, &app, &build_opts).context("build")?;
 
     let layer = proc.layer()?;
     let procfile = app.join("Procfile");

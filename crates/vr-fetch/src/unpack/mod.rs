@@ -37,6 +37,11 @@ pub struct UnpackOptions {
     /// [`Policy::Build`] refuses device nodes and drops setuid, setgid and a writable top
     /// folder.
     pub policy: Policy,
+    /// The folder the tree is unpacked in before it is renamed into place (default: the
+    /// target's parent). It must be on the target's file system. Give one that only the
+    /// unpacker can write when the target's parent is writable by someone else (a
+    /// container's layer): the tree being written is then out of their reach.
+    pub staging: Option<PathBuf>,
 }
 
 impl UnpackOptions {
@@ -136,10 +141,11 @@ fn unpack_into(
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(io("create directory", &parent))?;
+    let staging = opts.staging.clone().unwrap_or_else(|| parent.clone());
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.unpack-"))
-        .tempdir_in(&parent)
-        .map_err(io("create temp dir in", &parent))?;
+        .tempdir_in(&staging)
+        .map_err(io("create temp dir in", &staging))?;
     let result = fill(tarball, compression, file, tmp.path(), opts)
         .and_then(|()| place(tmp.path(), target))
         .and_then(|swapped| match (swapped, retire_prefix) {

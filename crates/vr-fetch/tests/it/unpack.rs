@@ -274,3 +274,42 @@ fn peak_rss_kib(cmd: &mut Command) -> u64 {
         .unwrap();
     line.trim_end_matches(" KiB").parse().unwrap()
 }
+
+#[test]
+fn a_staging_folder_holds_the_tree_until_it_is_swapped_in() {
+    // The target's parent stands for a container's layer: nothing of the unpack may appear
+    // there but the finished target (the old one is swapped out and removed from staging).
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir_all(src.join("www")).unwrap();
+    fs::write(src.join("www/index.html"), "new\n").unwrap();
+    let tarball = tmp.path().join("build.tar.gz");
+    gnu_tar(&[
+        "-czf",
+        tarball.to_str().unwrap(),
+        "-C",
+        src.to_str().unwrap(),
+        ".",
+    ]);
+    let (layer, staging) = (tmp.path().join("layer"), tmp.path().join("staging"));
+    fs::create_dir_all(layer.join("app")).unwrap();
+    fs::write(layer.join("app/old"), "old\n").unwrap();
+    fs::create_dir(&staging).unwrap();
+    let opts = UnpackOptions {
+        staging: Some(staging.clone()),
+        ..UnpackOptions::default()
+    };
+    unpack(&tarball, &layer.join("app"), &opts).unwrap();
+    assert_eq!(names(&layer), vec!["app".to_string()]);
+    assert_eq!(
+        fs::read_to_string(layer.join("app/www/index.html")).unwrap(),
+        "new\n"
+    );
+    assert!(!layer.join("app/old").exists());
+    assert!(names(&staging).is_empty(), "{:?}", names(&staging));
+    // A bad tarball leaves the target as it was and the staging folder empty.
+    fs::write(&tarball, "not gzip").unwrap();
+    assert!(unpack(&tarball, &layer.join("app"), &opts).is_err());
+    assert!(layer.join("app/www/index.html").is_file());
+    assert!(names(&staging).is_empty(), "{:?}", names(&staging));
+}

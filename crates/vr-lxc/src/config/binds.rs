@@ -16,30 +16,8 @@ pub fn writable_binds(text: &str) -> Vec<PathBuf> {
             let (source, options) = (f.first()?, f.get(3)?);
             let opts: Vec<&str> = options.split(',').collect();
             let bind = opts.iter().any(|o| *o == "bind" || *o == "rbind");
-            (bind && !opts.contains(&"ro")).then(|| PathBuf::from(unescape_fstab(source)))
+            (bind && !opts.contains(&"ro"))
+                .then(|| PathBuf::from(crate::cgroup::unescape_octal(source)))
         })
         .collect()
-}
-
-/// Undoes [`fstab_path`]'s escapes (`\040` and the like, octal).
-fn unescape_fstab(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
-        match (bytes[i], octal) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -61,6 +61,36 @@ impl Drop for Run {
     }
 }
 
+/// A proc set up to serve on its port while ignoring SIGTERM, with a child (`sleep <secs>`)
+/// in the background.
+struct Stubborn {
+    env: Env,
+    app: String,
+    port: u16,
+    /// The background sleep's argument, unique to this test (the tests of this binary run at
+    /// once, in one process).
+    secs: String,
+    yaml: PathBuf,
+}
+
+impl Stubborn {
+    fn set_up(test: &str, ids: &str) -> Stubborn {
+        let env = env();
+        let (app, port) = (app_name(test.trim_start_matches("vrun ")), free_port());
+        let secs = format!("8{port}{}", std::process::id() % 1000);
+        let cmd = format!("trap '' TERM; sleep {secs} & exec httpd -f -p \"$PORT\" -h /app/www");
+        let yaml = yaml_as(&env, &app, port, ids, &cmd, "");
+        ok(&env.run(&["setup"], &yaml));
+        Stubborn {
+            env,
+            app,
+            port,
+            secs,
+            yaml,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Moment {
     /// Right after the spawn, while LXC sets the container up.
@@ -75,13 +105,13 @@ fn killed(test: &str, ids: &str, moment: Moment) {
     if !vr_tests::e2e_ready(test) {
         return;
     }
-    let env = env();
-    let (app, port) = (app_name(test.trim_start_matches("vrun ")), free_port());
-    // Unique to this test: the tests of this binary run at once, in one process.
-    let secs = format!("8{port}{}", std::process::id() % 1000);
-    let cmd = format!("trap '' TERM; sleep {secs} & exec httpd -f -p \"$PORT\" -h /app/www");
-    let yaml = yaml_as(&env, &app, port, ids, &cmd, "");
-    ok(&env.run(&["setup"], &yaml));
+    let Stubborn {
+        env,
+        app,
+        port,
+        secs,
+        yaml,
+    } = Stubborn::set_up(test, ids);
     let listens = || TcpStream::connect(("127.0.0.1", port)).is_ok();
     let run = Run::start(&env, &yaml);
     match moment {
@@ -187,12 +217,13 @@ fn killed_with_lxc_execute(test: &str, then: &str) {
     if !vr_tests::e2e_ready(test) {
         return;
     }
-    let env = env();
-    let (app, port) = (app_name(test.trim_start_matches("vrun ")), free_port());
-    let secs = format!("8{port}{}", std::process::id() % 1000);
-    let cmd = format!("trap '' TERM; sleep {secs} & exec httpd -f -p \"$PORT\" -h /app/www");
-    let yaml = yaml_as(&env, &app, port, AS_APP, &cmd, "");
-    ok(&env.run(&["setup"], &yaml));
+    let Stubborn {
+        env,
+        app,
+        port,
+        secs,
+        yaml,
+    } = Stubborn::set_up(test, AS_APP);
     let listens = || TcpStream::connect(("127.0.0.1", port)).is_ok();
     let run = Run::start(&env, &yaml);
     vr_tests::until(Duration::from_secs(20), "the proc listens", listens);
