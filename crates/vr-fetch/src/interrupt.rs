@@ -2,56 +2,24 @@
 //! return [`Error::Interrupted`], so that the temp file or temp folder is removed on the way
 //! out instead of being left half-written beside the cache entry.
 //!
-//! A tool calls [`install`] once before fetching; from then on SIGINT, SIGTERM and SIGHUP only
-//! set a flag that the download and unpack loops look at. A second signal of the same run
-//! restores the default action and kills the process at once (for a download that hangs).
+//! A tool calls [`install`] (or [`vr_stop::Stop::install`]) once before fetching; from then on
+//! SIGINT, SIGTERM and SIGHUP only set the process's flag that the download and unpack loops
+//! look at. A second signal kills the process at once (for a download that hangs).
 //! What a killed process leaves behind is removed by the next call that takes the same
 //! entry's lock (see [`remove_stale_temps`]).
 
 use crate::error::{Error, Result};
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
 
-/// The signal that asked us to stop; 0 while none did.
-static CAUGHT: AtomicI32 = AtomicI32::new(0);
-
-const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
-
-extern "C" fn on_signal(signal: libc::c_int) {
-    if CAUGHT.swap(signal, Ordering::SeqCst) != 0 {
-        // The second one: no more waiting.
-        // SAFETY: signal() and raise() are async-signal-safe.
-        unsafe {
-            libc::signal(signal, libc::SIG_DFL);
-            libc::raise(signal);
-        }
-    }
-}
-
-/// Makes SIGINT, SIGTERM and SIGHUP stop downloads and unpacks (see the module docs). Without
-/// SA_RESTART, so that a read waiting on a silent server returns.
-pub fn install() -> nix::Result<()> {
-    for signal in SIGNALS {
-        // SAFETY: a zeroed sigaction is valid; the handler only touches an atomic and calls
-        // async-signal-safe functions.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            libc::sigemptyset(&mut action.sa_mask);
-            if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
-                return Err(nix::errno::Errno::last());
-            }
-        }
-    }
-    Ok(())
+/// Makes SIGINT, SIGTERM and SIGHUP stop downloads and unpacks: the process's
+/// [`vr_stop::Stop`] flag, which every vr tool shares (see the module docs).
+pub fn install() -> std::io::Result<()> {
+    vr_stop::Stop::install().map(|_| ())
 }
 
 /// The signal that asked the process to stop, if one did.
 pub fn caught() -> Option<i32> {
-    match CAUGHT.load(Ordering::SeqCst) {
-        0 => None,
-        signal => Some(signal),
-    }
+    vr_stop::Stop::process().signal()
 }
 
 /// [`Error::Interrupted`] when a signal asked us to stop.
