@@ -19,6 +19,7 @@ mod dir;
 mod error;
 mod read;
 mod remove;
+mod swap;
 mod sys;
 mod write;
 

@@ -33,7 +33,7 @@ pub use error::{Error, Result};
 pub use image_config::ImageConfig;
 pub use layout::{Layout, ProcPaths, DEFAULT_ROOT};
 pub use names::{check_name, name_problem, url_basename};
-pub use proc_config::{mem_size_bytes, ProcConfig, Volume, DEFAULT_PIDS_LIMIT};
+pub use proc_config::{mem_size_bytes, ProcConfig, SetupKeys, Volume, DEFAULT_PIDS_LIMIT};
 pub use procfile::{command_for, procfile_command};
 pub use read::{read_config, read_unpacked_file, too_deep, MAX_CONFIG_BYTES, MAX_NESTING};
 pub use render::{

@@ -112,7 +112,7 @@ fn every_key() {
         "my_app-1.10-prod-0123abc-web-5000"
     );
     assert_eq!(
-        cfg.require("build_url").unwrap(),
+        cfg.build_url().unwrap(),
         "http://h/builds/my_app-1.10.tar.gz"
     );
     assert_eq!(cfg.port().unwrap(), 5000);
@@ -260,14 +260,20 @@ fn error_carries_facts() {
 #[test]
 fn missing_keys() {
     let cfg = parse("cmd: x\nbuild_url: ''\n").unwrap();
-    let cases: &[(&'static str, &str)] = &[
-        ("build_url", "proc.yaml: missing key `build_url`"),
-        ("image_url", "proc.yaml: missing key `image_url`"),
-        ("proc_name", "proc.yaml: missing key `proc_name`"),
+    let cases = [
+        (cfg.build_url(), "proc.yaml: missing key `build_url`"),
+        (cfg.image_url(), "proc.yaml: missing key `image_url`"),
+        (cfg.proc_name(), "proc.yaml: missing key `proc_name`"),
+        (cfg.user(), "proc.yaml: missing key `user`"),
     ];
-    for (key, want) in cases {
-        assert_eq!(cfg.require(key).unwrap_err().to_string(), *want);
+    for (got, want) in cases {
+        assert_eq!(got.unwrap_err().to_string(), want);
     }
+    assert_eq!(
+        cfg.setup_keys().unwrap_err().to_string(),
+        "proc.yaml: missing key `image_name`",
+        "the first missing one, in field order"
+    );
     assert_eq!(
         cfg.port().unwrap_err().to_string(),
         "proc.yaml: missing key `port`"

@@ -85,6 +85,19 @@ pub struct ProcConfig {
     pub buildpack_version: Option<String>,
 }
 
+/// The keys `vrun setup` requires, typed (see [`ProcConfig::setup_keys`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetupKeys<'a> {
+    /// `image_name`.
+    pub image_name: &'a str,
+    /// `image_url`.
+    pub image_url: &'a str,
+    /// `build_url`.
+    pub build_url: &'a str,
+    /// `user`.
+    pub user: &'a str,
+}
+
 const KEYS: &[KeySpec] = &[
     ("app_name", "app_name", Kind::Text),
     ("version", "version", Kind::Text),
@@ -163,34 +176,8 @@ impl ProcConfig {
         Ok(cfg)
     }
 
-    /// The value of the string key `key`, or [`Error::MissingKey`] when it is absent, null or
-    /// empty. `key` is a proc.yaml key name such as `"build_url"`; a name that is not a string
-    /// key of proc.yaml is reported missing.
-    pub fn require(&self, key: &'static str) -> Result<&str> {
-        let value = match key {
-            "app_name" => &self.app_name,
-            "version" => &self.version,
-            "config_name" => &self.config_name,
-            "release_hash" => &self.release_hash,
-            "proc_name" | "proc" => &self.proc_name,
-            "host" => &self.host,
-            "user" => &self.user,
-            "group" => &self.group,
-            "cmd" => &self.cmd,
-            "build_url" => &self.build_url,
-            "build_md5" => &self.build_md5,
-            "image_name" => &self.image_name,
-            "image_url" => &self.image_url,
-            "image_md5" => &self.image_md5,
-            "mem_limit" => &self.mem_limit,
-            "memsw_limit" => &self.memsw_limit,
-            "app_folder" => &self.app_folder,
-            "app_repo_url" => &self.app_repo_url,
-            "app_repo_type" => &self.app_repo_type,
-            "buildpack_url" => &self.buildpack_url,
-            "buildpack_version" => &self.buildpack_version,
-            _ => &None,
-        };
+    /// `value` of the key `key`, or [`Error::MissingKey`] when it is absent, null or empty.
+    fn required<'a>(&self, value: &'a Option<String>, key: &'static str) -> Result<&'a str> {
         match value.as_deref() {
             Some(v) if !v.is_empty() => Ok(v),
             _ => Err(Error::MissingKey {
@@ -198,6 +185,42 @@ impl ProcConfig {
                 key,
             }),
         }
+    }
+
+    /// `image_name`, or [`Error::MissingKey`].
+    pub fn image_name(&self) -> Result<&str> {
+        self.required(&self.image_name, "image_name")
+    }
+
+    /// `image_url`, or [`Error::MissingKey`].
+    pub fn image_url(&self) -> Result<&str> {
+        self.required(&self.image_url, "image_url")
+    }
+
+    /// `build_url`, or [`Error::MissingKey`].
+    pub fn build_url(&self) -> Result<&str> {
+        self.required(&self.build_url, "build_url")
+    }
+
+    /// `user`, or [`Error::MissingKey`].
+    pub fn user(&self) -> Result<&str> {
+        self.required(&self.user, "user")
+    }
+
+    /// `proc_name`, or [`Error::MissingKey`].
+    pub fn proc_name(&self) -> Result<&str> {
+        self.required(&self.proc_name, "proc_name")
+    }
+
+    /// What `vrun setup` needs beyond the container name, all checked at once (the first one
+    /// missing is the error, in the order of [`SetupKeys`]' fields).
+    pub fn setup_keys(&self) -> Result<SetupKeys<'_>> {
+        Ok(SetupKeys {
+            image_name: self.image_name()?,
+            image_url: self.image_url()?,
+            build_url: self.build_url()?,
+            user: self.user()?,
+        })
     }
 
     /// `port`, or [`Error::MissingKey`].
@@ -212,14 +235,14 @@ impl ProcConfig {
     /// and a safe path component (see [`crate::name_problem`]); errors name the key.
     pub fn container_name(&self) -> Result<String> {
         let mut parts = Vec::with_capacity(6);
-        for key in [
-            "app_name",
-            "version",
-            "config_name",
-            "release_hash",
-            "proc_name",
+        for (key, value) in [
+            ("app_name", &self.app_name),
+            ("version", &self.version),
+            ("config_name", &self.config_name),
+            ("release_hash", &self.release_hash),
+            ("proc_name", &self.proc_name),
         ] {
-            let value = self.require(key)?;
+            let value = self.required(value, key)?;
             if let Some(reason) = name_problem(value) {
                 return Err(yaml::invalid(
                     &self.file,

@@ -49,7 +49,7 @@ pub fn command_for(
     if let Some(cmd) = cfg.cmd.as_deref().filter(|c| !c.trim().is_empty()) {
         return Ok(cmd.to_string());
     }
-    let proc_name = cfg.require("proc_name")?;
+    let proc_name = cfg.proc_name()?;
     match procfile_text {
         Some(text) => procfile_command(text, procfile, proc_name),
         None => Err(Error::NoProcfile {

@@ -38,9 +38,7 @@ impl Proc {
 
     /// The unpacked image (`images/<image_name>/contents`).
     pub fn image_contents(&self) -> Result<PathBuf> {
-        Ok(self
-            .layout
-            .image_contents(self.cfg.require("image_name")?)?)
+        Ok(self.layout.image_contents(self.cfg.image_name()?)?)
     }
 
     /// The proc's layer (`rootfs/`) as a handle that never follows a link the app planted.
@@ -166,7 +164,7 @@ pub fn resolve_user(cfg: &ProcConfig, contents: &Path, map: &IdMap) -> Result<(u
             })?;
         String::from_utf8(bytes).with_context(|| format!("the image's /{rel} is not UTF-8 text"))
     };
-    let user = cfg.require("user")?;
+    let user = cfg.user()?;
     let passwd = read("etc/passwd")?;
     let ids = vr_proc::lookup_user_ids(&passwd, user)
         .with_context(|| format!("user {user:?} of {}", cfg.file.display()))?;

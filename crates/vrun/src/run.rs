@@ -1,20 +1,32 @@
 //! `vrun run`, `vrun uptest` and `vrun shell`: a container in the foreground.
 
+use crate::cli::UptestFlags;
 use crate::container::{self, Proc};
-use crate::{exit, lock, uptester, volumes, Stop};
+use crate::lock::{self, Use};
+use crate::{oom, uptester, volumes, Exit, Failure};
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use vr_lxc::{Execute, RealSys};
 use vr_proc::shell_quote;
 
 /// Where vuptest is bound inside uptest containers.
 const VUPTEST_IN_CONTAINER: &str = "/.vr/vuptest";
 
-fn exit_code(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(exit::FAILURE))
-}
+/// What the uptest container prints on its stdout right before it starts vuptest (once the
+/// proc's startup sequence, `.profile.d` included, is done); vrun takes it out.
+const REACHED_VUPTEST: &[u8] = b"\0vr:uptests\n";
+
+/// How long an uptest container may take to reach vuptest without `--timeout`: vuptest's
+/// default timeout.
+const DEFAULT_STARTUP: Duration = Duration::from_secs(60);
+
+/// How long lxc-execute gets to end the container after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 fn set_up(proc: &Proc) -> Result<()> {
     if !proc.paths.lxc_config.is_file() || !proc.paths.rootfs.is_dir() {
@@ -29,8 +41,8 @@ fn set_up(proc: &Proc) -> Result<()> {
 }
 
 /// Runs the proc in the foreground and exits with its status, holding the proc.yaml lock.
-pub fn run(file: &Path) -> Result<ExitCode, Stop> {
-    let not_started = |e: anyhow::Error| Stop::Failed(exit::NOT_STARTED, e);
+pub fn run(file: &Path) -> Result<Exit, Failure> {
+    let not_started = |e: anyhow::Error| Failure::Failed(Exit::NotStarted, e);
     let proc = Proc::load(file).map_err(not_started)?;
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::IfThere)?;
     set_up(&proc).map_err(not_started)?;
@@ -58,6 +70,7 @@ pub fn run(file: &Path) -> Result<ExitCode, Stop> {
     );
     let mut command = execute.command();
     marker.arm(&mut command);
+    let mut kernel_log = oom::KernelLog::open_at_end();
     let outcome = vr_lxc::run_foreground(&RealSys, command).map_err(|e| not_started(e.into()))?;
     if let vr_lxc::Outcome::Exited(code) = outcome {
         if code != 0 && vr_lxc::reports_start(&config_text) && !marker.started() {
@@ -67,7 +80,24 @@ pub fn run(file: &Path) -> Result<ExitCode, Stop> {
             )));
         }
     }
-    Ok(exit_code(outcome.code()))
+    // Killed (137): by the OOM killer at its limit, or by someone's SIGKILL?
+    if outcome.code() == 128 + libc::SIGKILL {
+        let limit = proc
+            .cfg
+            .mem_limit
+            .as_deref()
+            .or(proc.cfg.memsw_limit.as_deref());
+        if let (Some(log), Some(limit)) = (kernel_log.as_mut(), limit) {
+            if log
+                .new_records()
+                .iter()
+                .any(|r| oom::is_oom_kill_of(r, &proc.name))
+            {
+                eprintln!("vrun: {}", oom::message(&proc.name, limit));
+            }
+        }
+    }
+    Ok(Exit::Status(outcome.code()))
 }
 
 /// [`volumes::check_volume_source`] for every writable bind of a rendered config.
@@ -96,14 +126,19 @@ fn scratch(proc: &Proc, what: &str) -> Result<tempfile::TempDir> {
 }
 
 /// Runs `script` (shell code, after the proc's startup sequence) in a container beside the
-/// proc, with `tools` bound read-only, and returns its exit status.
+/// proc, with `tools` bound read-only, and returns its exit status. With `startup`, the
+/// script must print [`REACHED_VUPTEST`] on its stdout within that time, or the container is
+/// stopped and that is the error; the rest of its stdout becomes ours.
 fn run_beside(
     proc: &Proc,
     what: &str,
     script: &str,
     tools: &[(PathBuf, &str)],
     environment: Vec<(String, String)>,
+    startup: Option<Duration>,
 ) -> Result<i32> {
+    // Shared with other uptests and shells, and with `run`; setup and teardown wait for it.
+    let _users = lock::users(&proc.paths.dir, &proc.name, Use::Shared)?;
     set_up(proc)?;
     // The proc's files carry the ids of the map it was set up with.
     let map = proc.set_up_idmap()?;
@@ -136,10 +171,123 @@ fn run_beside(
         lxcpath: Some(dir.path().to_path_buf()),
         command: vec!["/bin/sh".into(), "-c".into(), OsString::from(script)],
     };
-    let outcome = vr_lxc::run_foreground(&RealSys, execute.command())?;
+    let outcome = match startup {
+        None => vr_lxc::run_foreground(&RealSys, execute.command())?,
+        Some(limit) => {
+            let outcome = run_bounded(execute.command(), limit)?;
+            if outcome.is_none() {
+                let _ = dir.close();
+                bail!(
+                    "the uptest container of {} did not reach its uptests within {} s (--timeout): \
+                     its start or the proc's startup sequence (.profile.d) hangs; it was stopped",
+                    proc.name,
+                    limit.as_secs_f64()
+                );
+            }
+            outcome.unwrap_or(vr_lxc::Outcome::Exited(0))
+        }
+    };
     dir.close()
         .with_context(|| format!("cannot remove the temp folder of {what}"))?;
     Ok(outcome.code())
+}
+
+/// Runs `cmd` (an lxc-execute whose script prints [`REACHED_VUPTEST`] first on its stdout) in
+/// the foreground, passing the rest of its stdout on to ours; None when the marker did not come
+/// within `limit` (the container was then stopped).
+fn run_bounded(mut cmd: std::process::Command, limit: Duration) -> Result<Option<vr_lxc::Outcome>> {
+    cmd.stdout(std::process::Stdio::piped());
+    let mut fg = vr_lxc::Foreground::spawn(cmd)?;
+    let pid = fg.child().id() as i32;
+    let stdout = fg
+        .child()
+        .stdout
+        .take()
+        .context("no pipe to the container's stdout")?;
+    let reached = Arc::new(AtomicBool::new(false));
+    let ended = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::new(AtomicBool::new(false));
+    // Both threads start after the spawn, so they inherit its blocked signal mask: the
+    // signals stay the foreground wait's to forward.
+    let reader = {
+        let reached = Arc::clone(&reached);
+        std::thread::spawn(move || pass_on_after_marker(stdout, &reached))
+    };
+    let watchdog = {
+        let (reached, ended, stopped) = (
+            Arc::clone(&reached),
+            Arc::clone(&ended),
+            Arc::clone(&stopped),
+        );
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < limit {
+                if reached.load(Ordering::SeqCst) || ended.load(Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            stopped.store(true, Ordering::SeqCst);
+            // lxc-execute hands SIGTERM to the container's init, which ends every process
+            // in it; SIGKILL if that takes too long.
+            // SAFETY: kill(2) on our own unreaped child.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let stopping = Instant::now();
+            while stopping.elapsed() < STOP_GRACE {
+                if ended.load(Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // SAFETY: as above; not yet reaped, since `ended` is set only after the wait.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        })
+    };
+    let outcome = fg.wait(&RealSys);
+    ended.store(true, Ordering::SeqCst);
+    let _ = watchdog.join();
+    let _ = reader.join();
+    let outcome = outcome?;
+    if stopped.load(Ordering::SeqCst) && !reached.load(Ordering::SeqCst) {
+        return Ok(None);
+    }
+    Ok(Some(outcome))
+}
+
+/// Copies `from` to our stdout, leaving out everything up to and including the first
+/// [`REACHED_VUPTEST`] (and setting `reached` when it has come).
+fn pass_on_after_marker(mut from: impl Read, reached: &AtomicBool) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut out = std::io::stdout();
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if reached.load(Ordering::SeqCst) {
+            // A reader that went away (`| head`) is ignored: the pipe is drained all the same
+            // so the container is never blocked on it.
+            let _ = out.write_all(&buf[..n]);
+            continue;
+        }
+        head.extend_from_slice(&buf[..n]);
+        if let Some(i) = find(&head, REACHED_VUPTEST) {
+            reached.store(true, Ordering::SeqCst);
+            let _ = out.write_all(&head[i + REACHED_VUPTEST.len()..]);
+            head = Vec::new();
+        } else if head.len() > 1 << 20 {
+            // Nothing but the marker is printed before vuptest; keep the memory bounded.
+            let keep = head.len() - REACHED_VUPTEST.len();
+            head.drain(..keep);
+        }
+    }
+    let _ = out.flush();
+}
+
+/// The index of the first `needle` in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The script of an uptest container: the proc's startup sequence ending in vuptest, whose
@@ -150,7 +298,7 @@ pub fn uptest_script(proc_name: &str, host: &str, port: u16, flags: &[String]) -
         .map(|f| format!("{} ", shell_quote(f)))
         .collect();
     let command = format!(
-        "exec {VUPTEST_IN_CONTAINER} {flags}{} {} {port} 1>&3 3>&-",
+        "printf '\\000vr:uptests\\n' >&3; exec {VUPTEST_IN_CONTAINER} {flags}{} {} {port} 1>&3 3>&-",
         shell_quote(&format!("/app/uptests/{proc_name}")),
         shell_quote(host),
     );
@@ -158,11 +306,11 @@ pub fn uptest_script(proc_name: &str, host: &str, port: u16, flags: &[String]) -
 }
 
 /// Runs the proc's uptests beside it and prints vuptest's JSON (only that) on stdout.
-pub fn uptest(file: &Path, flags: &[String]) -> Result<ExitCode, Stop> {
+pub fn uptest(file: &Path, flags: &UptestFlags) -> Result<Exit, Failure> {
     let proc = Proc::load(file)?;
     let Some(proc_name) = proc.cfg.proc_name.clone() else {
         println!("[]");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     };
     set_up(&proc)?;
     // The layer is the app's: look without following a link it may have planted.
@@ -173,20 +321,21 @@ pub fn uptest(file: &Path, flags: &[String]) -> Result<ExitCode, Stop> {
         .map_err(anyhow::Error::from)?;
     if kind != Some(vr_fs::Kind::Dir) {
         println!("[]");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     let vuptest = uptester::find()?;
     let host = proc.cfg.host.clone().unwrap_or_else(|| "127.0.0.1".into());
     let port = proc.cfg.port().map_err(anyhow::Error::from)?;
-    let script = uptest_script(&proc_name, &host, port, flags);
+    let script = uptest_script(&proc_name, &host, port, &flags.to_args());
     let code = run_beside(
         &proc,
         "uptest",
         &script,
         &[(vuptest, VUPTEST_IN_CONTAINER)],
         Vec::new(),
+        Some(flags.timeout.unwrap_or(DEFAULT_STARTUP)),
     )?;
-    Ok(exit_code(code))
+    Ok(Exit::Status(code))
 }
 
 /// The shell of a container: bash when the image or the proc's layer has it, else sh.
@@ -204,7 +353,7 @@ pub fn shell_for(proc_rootfs: &Path, contents: &Path) -> &'static str {
 }
 
 /// An interactive shell in a container like the proc's, beside it.
-pub fn shell(file: &Path) -> Result<ExitCode, Stop> {
+pub fn shell(file: &Path) -> Result<Exit, Failure> {
     let proc = Proc::load(file)?;
     set_up(&proc)?;
     let shell = shell_for(&proc.paths.rootfs, &proc.image_contents()?);
@@ -217,8 +366,8 @@ pub fn shell(file: &Path) -> Result<ExitCode, Stop> {
         .filter(|t| !t.contains('\n'))
         .map(|t| vec![("TERM".to_string(), t)])
         .unwrap_or_default();
-    let code = run_beside(&proc, "shell", &script, &[], environment)?;
-    Ok(exit_code(code))
+    let code = run_beside(&proc, "shell", &script, &[], environment, None)?;
+    Ok(Exit::Status(code))
 }
 
 #[cfg(test)]
@@ -229,12 +378,20 @@ mod tests {
     fn uptest_script_sends_only_vuptest_to_stdout() {
         let s = uptest_script("web", "my host", 5000, &[]);
         assert!(s.starts_with("exec 3>&1 1>&2\n"), "{s}");
-        let command = "exec /.vr/vuptest '/app/uptests/web' 'my host' 5000 1>&3 3>&-";
+        let command = "printf '\\000vr:uptests\\n' >&3; exec /.vr/vuptest '/app/uptests/web' 'my host' 5000 1>&3 3>&-";
         assert!(s.ends_with(&vr_proc::proc_sh(command, 5000)), "{s}");
         let flags = ["--retry-for".to_string(), "30".to_string()];
         let s = uptest_script("web", "h", 80, &flags);
-        let command = "exec /.vr/vuptest '--retry-for' '30' '/app/uptests/web' 'h' 80 1>&3 3>&-";
+        let command = "printf '\\000vr:uptests\\n' >&3; exec /.vr/vuptest '--retry-for' '30' '/app/uptests/web' 'h' 80 1>&3 3>&-";
         assert!(s.ends_with(&vr_proc::proc_sh(command, 80)), "{s}");
+    }
+
+    #[test]
+    fn only_what_follows_the_marker_is_passed_on() {
+        // The marker itself is what the container's printf writes.
+        assert_eq!(REACHED_VUPTEST, b"\0vr:uptests\n");
+        assert_eq!(find(b"ab\0vr:uptests\n[]", REACHED_VUPTEST), Some(2));
+        assert_eq!(find(b"ab", REACHED_VUPTEST), None);
     }
 
     #[test]

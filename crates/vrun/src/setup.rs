@@ -1,21 +1,141 @@
 //! `vrun setup` and `vrun teardown`.
+//!
+//! Setup is atomic. Everything that can fail (the image, the build, the user, the Procfile,
+//! the volumes, the rendered files) is prepared first, the new build unpacked into a staging
+//! folder in the proc's folder, while the proc's previous setup stays as it was. Only then is
+//! it committed: the build swapped in with one rename, the layer's files and then the LXC
+//! config rewritten; a failure in the commit puts back what it had changed. So a failed first
+//! setup leaves nothing, and a failed re-setup leaves the previous setup runnable; the error
+//! says which.
 
 use crate::container::{self, Proc};
-use crate::{lock, volumes, Stop};
+use crate::lock::{self, Use};
+use crate::{volumes, Exit, Failure};
 use anyhow::{Context, Result};
-use std::path::Path;
-use std::process::ExitCode;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use vr_fetch::{Policy, TerminalProgress, UnpackOptions, Unpacked};
 use vr_lxc::IdMap;
+use vr_proc::{ProcConfig, SetupKeys};
+
+/// What setup asks of the host besides files: the seam its decisions are tested through.
+pub trait Host {
+    /// An environment variable of vrun (for `$VAR` in the proc.yaml's `env`).
+    fn var(&self, name: &str) -> Option<String>;
+    /// `net.ipv4.ip_unprivileged_port_start`: the lowest port the containers' root may bind.
+    fn unprivileged_port_start(&self) -> u16;
+}
+
+/// The real host.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealHost;
+
+impl Host for RealHost {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn unprivileged_port_start(&self) -> u16 {
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+            .ok()
+            .and_then(|t| t.trim().parse::<u16>().ok())
+            .unwrap_or(1024)
+    }
+}
+
+/// A file setup writes into the proc's layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerFile {
+    /// Its path in the container (`/env.sh`).
+    pub path: &'static str,
+    /// Its content.
+    pub data: Vec<u8>,
+    /// Its mode.
+    pub mode: u32,
+    /// Its host uid and gid.
+    pub owner: (u32, u32),
+}
+
+impl LayerFile {
+    /// Its path relative to the layer.
+    fn rel(&self) -> &Path {
+        Path::new(self.path.trim_start_matches('/'))
+    }
+}
+
+/// What setup writes into the layer, decided before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The files, in the order they are written.
+    pub files: Vec<LayerFile>,
+    /// Warnings to print (without the `vrun: warning: ` prefix).
+    pub warnings: Vec<String>,
+}
+
+/// What [`plan`] decides from.
+pub struct PlanInputs<'a> {
+    /// The proc.yaml.
+    pub cfg: &'a ProcConfig,
+    /// The rendered `/settings.yaml`.
+    pub settings: String,
+    /// The new build's Procfile, if it has one, and where it will be (for messages).
+    pub procfile: (Option<&'a str>, &'a Path),
+    /// The host uid and gid of the app's user.
+    pub app: (u32, u32),
+    /// The host uid and gid of the containers' root.
+    pub root: (u32, u32),
+}
+
+/// Decides the layer's files: `/env.sh` and `/settings.yaml` (0600, the app's: they may hold
+/// secrets), `/proc.sh` (0755, the containers' root's, so the app cannot change how it is
+/// started), and the warnings to give.
+pub fn plan(inputs: PlanInputs<'_>, host: &dyn Host) -> Result<Plan> {
+    let cfg = inputs.cfg;
+    let (procfile_text, procfile_path) = inputs.procfile;
+    let command = vr_proc::command_for(cfg, procfile_text, procfile_path)?;
+    let port = cfg.port()?;
+    let mut warnings = Vec::new();
+    let start = host.unprivileged_port_start();
+    if port < start {
+        warnings.push(format!(
+            "port {port} is below net.ipv4.ip_unprivileged_port_start ({start}): the proc's root \
+             is not root on the host's network and cannot bind it"
+        ));
+    }
+    let env_sh = vr_proc::env_sh(&cfg.env, |name| host.var(name));
+    let file = |path, data: String, mode, owner| LayerFile {
+        path,
+        data: data.into_bytes(),
+        mode,
+        owner,
+    };
+    Ok(Plan {
+        files: vec![
+            file(vr_proc::ENV_SH, env_sh, 0o600, inputs.app),
+            file(vr_proc::SETTINGS_YAML, inputs.settings, 0o600, inputs.app),
+            file(
+                vr_proc::PROC_SH,
+                vr_proc::proc_sh(&command, port),
+                0o755,
+                inputs.root,
+            ),
+        ],
+        warnings,
+    })
+}
+
+/// Whether the layer must start anew: the proc was set up by an older vrun without a user
+/// namespace (its `proc.lxc` has no `lxc.idmap`), so its layer holds files with host ids.
+pub fn layer_outdated(previous_config: Option<&str>) -> bool {
+    previous_config.is_some_and(|text| IdMap::of_config(text).is_none())
+}
 
 /// Sets up the proc of `file` (idempotent).
-pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
+pub fn setup(file: &Path) -> Result<Exit, Failure> {
     let proc = Proc::load(file)?;
     // Keys missing or settings that cannot be written: an error before anything is created
     // (locking makes the proc's folder).
-    for key in ["image_name", "image_url", "build_url", "user"] {
-        proc.cfg.require(key).map_err(anyhow::Error::from)?;
-    }
+    let keys = proc.cfg.setup_keys().map_err(anyhow::Error::from)?;
     let settings = vr_proc::settings_yaml(&proc.cfg.settings)
         .with_context(|| proc.cfg.file.display().to_string())?;
     let map = container::host_idmap()?;
@@ -23,36 +143,289 @@ pub fn setup(file: &Path) -> Result<ExitCode, Stop> {
     // VR_ROOT closed to other host users; only the containers' root may pass through it.
     vr_lxc::host::secure_root(&proc.layout.root, &map)
         .with_context(|| format!("VR_ROOT {}", proc.layout.root.display()))?;
+    // Whether there is a previous setup to keep should this one fail.
+    let first = !proc.paths.lxc_config.exists();
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::Create)?;
+    let failed = |err: anyhow::Error, exit| {
+        let kept = if first {
+            let _ = std::fs::remove_dir_all(&proc.paths.dir);
+            format!("{} was not set up and nothing of it was kept", proc.name)
+        } else {
+            format!("the previous setup of {} is unchanged", proc.name)
+        };
+        Failure::Failed(exit, anyhow::anyhow!("{err:#} ({kept})"))
+    };
+    let _users = lock::users(&proc.paths.dir, &proc.name, Use::Exclusive)
+        .map_err(|err| Failure::Failed(Exit::Failed, err))?;
     // Never rewrite the layer under a container that still runs on it.
     container::stop_stale(&proc);
     // Ctrl-C or SIGTERM stops a download or unpack cleanly (no temp data left) and exits 128+N.
-    vr_fetch::interrupt::install().context("cannot install signal handlers")?;
-    let done = do_setup(&proc, settings, map);
-    if let Some(signal) = vr_fetch::interrupt::caught() {
-        let code = u8::try_from(128 + signal).unwrap_or(crate::exit::FAILURE);
-        let err = done.err().unwrap_or_else(|| {
-            anyhow::anyhow!(
-                "interrupted by signal {signal} (after {} was set up)",
-                proc.name
-            )
-        });
-        return Err(Stop::Failed(code, err));
+    let stop = vr_stop::Stop::install().context("cannot install signal handlers")?;
+    match do_setup(&proc, keys, settings, map, &RealHost, stop) {
+        Ok(()) => {
+            eprintln!("vrun: {} is set up", proc.name);
+            Ok(Exit::Ok)
+        }
+        Err(err) => Err(failed(err, stop.signal().map_or(Exit::Error, Exit::Signal))),
     }
-    done?;
-    eprintln!("vrun: {} is set up", proc.name);
-    Ok(ExitCode::SUCCESS)
 }
 
-/// A proc folder set up by an older vrun has no user namespace: its layer holds files with
-/// host ids. Its layer and work dir are emptied so the proc starts on a clean one.
-fn clear_unshifted_layer(proc: &Proc) -> Result<()> {
-    let Ok(text) = std::fs::read_to_string(&proc.paths.lxc_config) else {
+/// The steps of setup; `settings` is the rendered `/settings.yaml`.
+fn do_setup(
+    proc: &Proc,
+    keys: SetupKeys<'_>,
+    settings: String,
+    map: IdMap,
+    host: &dyn Host,
+    stop: vr_stop::Stop,
+) -> Result<()> {
+    let cfg = &proc.cfg;
+    let progress = TerminalProgress::new();
+    for dir in [&proc.layout.procs_dir(), &proc.paths.dir] {
+        vr_lxc::host::passage(dir, &map)?;
+    }
+    let contents = ensure_image(proc, keys, &map, &progress)?;
+    let user = container::resolve_user(cfg, &contents, &map)?;
+    let app_owner = map
+        .to_host(user)
+        .context("the app's user is outside the id map")?;
+
+    let build_tarball = proc.layout.build_tarball(keys.build_url)?;
+    vr_fetch::ensure_with(
+        keys.build_url,
+        &build_tarball,
+        cfg.build_md5.as_deref(),
+        &progress,
+    )
+    .context("build")?;
+    // The new build goes to a staging folder of the proc's folder (which only host root
+    // writes), not into the layer: the previous setup stays whole until the commit.
+    let staging = tempfile::Builder::new()
+        .prefix(".setup-")
+        .tempdir_in(&proc.paths.dir)
+        .with_context(|| {
+            format!(
+                "cannot create a temp folder in {}",
+                proc.paths.dir.display()
+            )
+        })?;
+    let staged_app = staging.path().join("app");
+    let build_opts = UnpackOptions {
+        owner: Some(app_owner),
+        policy: Policy::Build,
+        staging: Some(staging.path().to_path_buf()),
+        ..UnpackOptions::default()
+    };
+    vr_fetch::unpack(&build_tarball, &staged_app, &build_opts).context("build")?;
+    stop.check()?;
+
+    let app_in_layer = proc
+        .paths
+        .rootfs
+        .join(vr_proc::APP_DIR.trim_start_matches('/'));
+    let procfile = app_in_layer.join("Procfile");
+    // Messages name where the build will be, not the staging folder.
+    let in_layer = |err: vr_fs::Error| {
+        anyhow::anyhow!(err.to_string().replacen(
+            &staged_app.display().to_string(),
+            &app_in_layer.display().to_string(),
+            1
+        ))
+    };
+    let procfile_text = vr_fs::Beneath::open(&staged_app)
+        .and_then(|app| app.read_file(Path::new("Procfile"), vr_proc::MAX_CONFIG_BYTES))
+        .map_err(in_layer)?
+        .map(|bytes| {
+            String::from_utf8(bytes)
+                .with_context(|| format!("{} is not UTF-8 text", procfile.display()))
+        })
+        .transpose()?;
+    let plan = plan(
+        PlanInputs {
+            cfg,
+            settings,
+            procfile: (procfile_text.as_deref(), &procfile),
+            app: app_owner,
+            root: map.root(),
+        },
+        host,
+    )?;
+    for warning in &plan.warnings {
+        eprintln!("vrun: warning: {warning}");
+    }
+    volumes::check_volumes(proc, &map)?;
+    let config = container::proc_container(proc, user, &contents, map)?;
+    let config_text = container::render_for_host(&config)?;
+    stop.check()?;
+    commit(proc, &map, staging.path(), &plan, &config_text)
+}
+
+/// Fetches and unpacks the proc's image (shared by every proc on it) and returns its tree.
+fn ensure_image(
+    proc: &Proc,
+    keys: SetupKeys<'_>,
+    map: &IdMap,
+    progress: &TerminalProgress,
+) -> Result<PathBuf> {
+    let image_name = keys.image_name;
+    let image_tarball = proc.layout.image_tarball(image_name, keys.image_url)?;
+    let contents = proc.image_contents()?;
+    let image = vr_fetch::ensure_unpacked(
+        keys.image_url,
+        &image_tarball,
+        &contents,
+        proc.cfg.image_md5.as_deref(),
+        &UnpackOptions {
+            shift: Some(container::image_shift(map)),
+            ..UnpackOptions::default()
+        },
+        progress,
+    )
+    .context("image")?;
+    for dir in [
+        &proc.layout.images_dir(),
+        &proc.layout.image_dir(image_name)?,
+    ] {
+        vr_lxc::host::passage(dir, map)?;
+    }
+    if let Unpacked::Ensured {
+        unpacked: true,
+        retired,
+        ..
+    } = image
+    {
+        eprintln!("vrun: unpacked image {image_name}");
+        if let Some(old) = retired {
+            eprintln!(
+                "vrun: the image {image_name} unpacked from another tarball stays at {} for \
+                 procs still running on it; remove it once they are gone",
+                old.display()
+            );
+        }
+    }
+    Ok(contents)
+}
+
+/// What the commit changed, to put back should a later step fail.
+struct Undo {
+    /// The build was exchanged with the previous one, now at `staging/app`.
+    swapped: bool,
+    /// The layer files as they were.
+    files: Vec<Previous>,
+}
+
+/// A layer file as it was before the commit.
+struct Previous {
+    /// Its path relative to the layer.
+    rel: PathBuf,
+    /// Its content (None: there was no file).
+    data: Option<Vec<u8>>,
+    /// The mode and owner it gets back (those setup gives it).
+    mode: u32,
+    owner: (u32, u32),
+}
+
+/// Puts the staged build, the planned files and the config in place.
+fn commit(proc: &Proc, map: &IdMap, staging: &Path, plan: &Plan, config_text: &str) -> Result<()> {
+    let previous = std::fs::read_to_string(&proc.paths.lxc_config).ok();
+    if layer_outdated(previous.as_deref()) {
+        clear_layer(proc)?;
+    }
+    // The overlay's upper and work dirs belong to the containers' root, which mounts them.
+    let (root_uid, root_gid) = map.root();
+    for dir in [&proc.paths.rootfs, &proc.paths.work] {
+        if !dir.is_dir() {
+            std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::os::unix::fs::chown(dir, Some(root_uid), Some(root_gid))
+            .with_context(|| format!("cannot chown {}", dir.display()))?;
+    }
+    let layer = proc.layer()?;
+    let staged = vr_fs::Beneath::open(staging)?;
+    let mut undo = Undo {
+        swapped: false,
+        files: Vec::new(),
+    };
+    let done = commit_steps(
+        proc,
+        &layer,
+        &staged,
+        plan,
+        config_text,
+        map.root(),
+        &mut undo,
+    );
+    let Err(err) = done else {
         return Ok(());
     };
-    if IdMap::of_config(&text).is_some() {
-        return Ok(());
+    match roll_back(&layer, &staged, undo) {
+        Ok(()) => Err(err),
+        Err(rollback) => Err(err.context(format!(
+            "and putting the previous setup back failed too: {rollback:#}"
+        ))),
     }
+}
+
+fn commit_steps(
+    proc: &Proc,
+    layer: &vr_fs::Beneath,
+    staged: &vr_fs::Beneath,
+    plan: &Plan,
+    config_text: &str,
+    root: (u32, u32),
+    undo: &mut Undo,
+) -> Result<()> {
+    // The layer is the app's to write: every access goes through the handle, never a link.
+    for f in &plan.files {
+        let old = match layer.entry_kind(f.rel())? {
+            Some(vr_fs::Kind::File) => layer.read_file(f.rel(), vr_proc::MAX_CONFIG_BYTES)?,
+            _ => None,
+        };
+        undo.files.push(Previous {
+            rel: f.rel().to_path_buf(),
+            data: old,
+            mode: f.mode,
+            owner: f.owner,
+        });
+    }
+    undo.swapped = layer.swap_in(Path::new("app"), staged, OsStr::new("app"))?;
+    for f in &plan.files {
+        // A folder the app left under that name goes first (it must not block the deploy).
+        if layer.entry_kind(f.rel())? == Some(vr_fs::Kind::Dir) {
+            layer.remove_tree(f.rel())?;
+        }
+        layer.write_file(f.rel(), &f.data, f.mode, Some(f.owner))?;
+    }
+    // LXC mounts a tmpfs on /dev: it must be a folder (an app may have left a link there).
+    layer.ensure_dir(Path::new("dev"), 0o755, Some(root))?;
+    container::write_atomic(
+        &proc.paths.dir.join(container::SECCOMP_FILE),
+        vr_lxc::SECCOMP_PROFILE,
+        0o644,
+    )?;
+    // Last: until this rename the previous config (and so the previous setup) is in force.
+    container::write_atomic(&proc.paths.lxc_config, config_text, 0o644)
+}
+
+/// Puts back the previous build and layer files after a failed commit.
+fn roll_back(layer: &vr_fs::Beneath, staged: &vr_fs::Beneath, undo: Undo) -> Result<()> {
+    if undo.swapped {
+        layer.swap_in(Path::new("app"), staged, OsStr::new("app"))?;
+    } else if layer.entry_kind(Path::new("app"))?.is_some() {
+        layer.remove_tree(Path::new("app"))?;
+    }
+    for p in undo.files {
+        match p.data {
+            Some(data) => layer.write_file(&p.rel, &data, p.mode, Some(p.owner))?,
+            None if layer.entry_kind(&p.rel)?.is_some() => layer.remove_tree(&p.rel)?,
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// Empties the layer and work dir of a proc set up without a user namespace.
+fn clear_layer(proc: &Proc) -> Result<()> {
     for dir in [&proc.paths.rootfs, &proc.paths.work] {
         match std::fs::remove_dir_all(dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -70,172 +443,13 @@ fn clear_unshifted_layer(proc: &Proc) -> Result<()> {
     Ok(())
 }
 
-/// The proc shares the host's network, which the host's user namespace owns: root inside
-/// cannot bind a port below `net.ipv4.ip_unprivileged_port_start`. Said at setup, not found
-/// out from the app's `bind: Permission denied`.
-fn warn_if_privileged_port(port: u16) {
-    let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-        .ok()
-        .and_then(|t| t.trim().parse::<u16>().ok())
-        .unwrap_or(1024);
-    if port < start {
-        eprintln!(
-            "vrun: warning: port {port} is below net.ipv4.ip_unprivileged_port_start ({start}): \
-             the proc's root is not root on the host's network and cannot bind it"
-        );
-    }
-}
-
-/// Writes `rel` of the proc's layer; a folder the app left under that name goes first (it
-/// must not block the next deploy).
-fn replace_file(
-    layer: &vr_fs::Beneath,
-    rel: &Path,
-    data: &[u8],
-    mode: u32,
-    owner: (u32, u32),
-) -> Result<()> {
-    if layer.entry_kind(rel)? == Some(vr_fs::Kind::Dir) {
-        layer.remove_tree(rel)?;
-    }
-    layer.write_file(rel, data, mode, Some(owner))?;
-    Ok(())
-}
-
-/// The steps of setup; `settings` is the rendered `/settings.yaml`.
-fn do_setup(proc: &Proc, settings: String, map: IdMap) -> Result<()> {
-    let cfg = &proc.cfg;
-    let image_name = cfg.require("image_name")?;
-    let image_url = cfg.require("image_url")?;
-    let build_url = cfg.require("build_url")?;
-    cfg.require("user")?;
-    let progress = TerminalProgress::new();
-
-    clear_unshifted_layer(proc)?;
-    let rootfs = &proc.paths.rootfs;
-    for dir in [&proc.paths.dir, rootfs, &proc.paths.work] {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    for dir in [&proc.layout.procs_dir(), &proc.paths.dir] {
-        vr_lxc::host::passage(dir, &map)?;
-    }
-    // The overlay's upper and work dirs belong to the containers' root, which mounts them.
-    let (root_uid, root_gid) = map.root();
-    for dir in [rootfs, &proc.paths.work] {
-        std::os::unix::fs::chown(dir, Some(root_uid), Some(root_gid))
-            .with_context(|| format!("cannot chown {}", dir.display()))?;
-    }
-    let shift = container::image_shift(&map);
-
-    let image_tarball = proc.layout.image_tarball(image_name, image_url)?;
-    let contents = proc.image_contents()?;
-    let image = vr_fetch::ensure_unpacked(
-        image_url,
-        &image_tarball,
-        &contents,
-        cfg.image_md5.as_deref(),
-        &UnpackOptions {
-            shift: Some(shift),
-            ..UnpackOptions::default()
-        },
-        &progress,
-    )
-    .context("image")?;
-    for dir in [
-        &proc.layout.images_dir(),
-        &proc.layout.image_dir(image_name)?,
-    ] {
-        vr_lxc::host::passage(dir, &map)?;
-    }
-    if let Unpacked::Ensured {
-        unpacked: true,
-        retired,
-        ..
-    } = image
-    {
-        eprintln!("vrun: unpacked image {image_name}");
-        if let Some(old) = retired {
-            eprintln!(
-                "vrun: the image {image_name} unpacked from another tarball stays at {} for                  procs still running on it; remove it once they are gone",
-                old.display()
-            );
-        }
-    }
-    let user = container::resolve_user(cfg, &contents, &map)?;
-    let host_user = map
-        .to_host(user)
-        .context("the app's user is outside the id map")?;
-
-    let build_tarball = proc.layout.build_tarball(build_url)?;
-    vr_fetch::ensure_with(
-        build_url,
-        &build_tarball,
-        cfg.build_md5.as_deref(),
-        &progress,
-    )
-    .context("build")?;
-    let app = rootfs.join(vr_proc::APP_DIR.trim_start_matches('/'));
-    // Unpacked in the proc's folder, which only host root writes, then swapped in as
-    // rootfs/app in one rename: in the container-writable layer, an unpack in progress could
-    // be redirected through a link. The replaced tree goes without following a link in it.
-    let build_opts = UnpackOptions {
-        owner: Some(host_user),
-        policy: Policy::Build,
-        staging: Some(proc.paths.dir.clone()),
-        ..UnpackOptions::default()
-    };
-    vr_fetch::unpack(&build_tarball, &app, &build_opts).context("build")?;
-
-    let layer = proc.layer()?;
-    let procfile = app.join("Procfile");
-    let procfile_text = layer
-        .read_file(Path::new("app/Procfile"), vr_proc::MAX_CONFIG_BYTES)?
-        .map(|bytes| {
-            String::from_utf8(bytes)
-                .with_context(|| format!("{} is not UTF-8 text", procfile.display()))
-        })
-        .transpose()?;
-    let command = vr_proc::command_for(cfg, procfile_text.as_deref(), &procfile)?;
-    let port = cfg.port()?;
-    warn_if_privileged_port(port);
-    volumes::check_volumes(proc, &map)?;
-
-    let env_sh = vr_proc::env_sh(&cfg.env, |name| std::env::var(name).ok());
-    let proc_sh = vr_proc::proc_sh(&command, port);
-    let private = [
-        (vr_proc::ENV_SH, env_sh),
-        (vr_proc::SETTINGS_YAML, settings),
-    ];
-    // The layer is the app's to write: every write goes through the handle, never a link.
-    let in_layer = |path: &str| Path::new(path.trim_start_matches('/')).to_path_buf();
-    for (path, text) in &private {
-        replace_file(&layer, &in_layer(path), text.as_bytes(), 0o600, host_user)?;
-    }
-    replace_file(
-        &layer,
-        &in_layer(vr_proc::PROC_SH),
-        proc_sh.as_bytes(),
-        0o755,
-        map.root(),
-    )?;
-    // LXC mounts a tmpfs on /dev: it must be a folder (an app may have left a link there).
-    layer.ensure_dir(Path::new("dev"), 0o755, Some(map.root()))?;
-
-    container::write_atomic(
-        &proc.paths.dir.join(container::SECCOMP_FILE),
-        vr_lxc::SECCOMP_PROFILE,
-        0o644,
-    )?;
-    let config = container::proc_container(proc, user, &contents, map)?;
-    let text = container::render_for_host(&config)?;
-    container::write_atomic(&proc.paths.lxc_config, &text, 0o644)?;
-    Ok(())
-}
-
-/// Removes the proc's folder; nothing to remove is fine.
-pub fn teardown(file: &Path) -> Result<ExitCode, Stop> {
+/// Removes the proc's folder; nothing to remove is fine. Refused while an uptest or shell of
+/// the proc runs.
+pub fn teardown(file: &Path) -> Result<Exit, Failure> {
     let proc = Proc::load(file)?;
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::IfThere)?;
+    let _users = lock::users(&proc.paths.dir, &proc.name, Use::Exclusive)
+        .map_err(|err| Failure::Failed(Exit::Failed, err))?;
     // Never remove the folder of a container that still runs.
     container::stop_stale(&proc);
     match std::fs::remove_dir_all(&proc.paths.dir) {
@@ -247,5 +461,97 @@ pub fn teardown(file: &Path) -> Result<ExitCode, Stop> {
                 .into())
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct FakeHost {
+        port_start: u16,
+    }
+
+    impl Host for FakeHost {
+        fn var(&self, name: &str) -> Option<String> {
+            (name == "SECRET").then(|| "s3cret".to_string())
+        }
+        fn unprivileged_port_start(&self) -> u16 {
+            self.port_start
+        }
+    }
+
+    fn cfg(extra: &str) -> ProcConfig {
+        let yaml = format!(
+            "app_name: a\nversion: v1\nconfig_name: c\nrelease_hash: h\nproc_name: web\n\
+             port: 5000\nuser: app\nenv: {{TOKEN: $SECRET}}\n{extra}"
+        );
+        ProcConfig::parse(Path::new("/p.yaml"), &yaml).unwrap()
+    }
+
+    fn plan_of(cfg: &ProcConfig, procfile: Option<&str>, port_start: u16) -> Result<Plan> {
+        plan(
+            PlanInputs {
+                cfg,
+                settings: "a: 1\n".into(),
+                procfile: (procfile, Path::new("/apps/procs/x/rootfs/app/Procfile")),
+                app: (101_000, 101_000),
+                root: (100_000, 100_000),
+            },
+            &FakeHost { port_start },
+        )
+    }
+
+    #[test]
+    fn the_layer_files_their_modes_and_owners() {
+        let cfg = cfg("");
+        let p = plan_of(&cfg, Some("web: ./serve --port $PORT\n"), 1024).unwrap();
+        let summary: Vec<(&str, u32, (u32, u32))> =
+            p.files.iter().map(|f| (f.path, f.mode, f.owner)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("/env.sh", 0o600, (101_000, 101_000)),
+                ("/settings.yaml", 0o600, (101_000, 101_000)),
+                ("/proc.sh", 0o755, (100_000, 100_000)),
+            ]
+        );
+        let env = String::from_utf8(p.files[0].data.clone()).unwrap();
+        assert!(env.contains("s3cret"), "host variables substituted: {env}");
+        let proc_sh = String::from_utf8(p.files[2].data.clone()).unwrap();
+        assert!(proc_sh.contains("./serve --port $PORT"), "{proc_sh}");
+        assert_eq!(p.files[1].data, b"a: 1\n");
+        assert!(p.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_port_below_the_unprivileged_start_is_warned_about() {
+        let cfg = cfg("cmd: ./serve\n");
+        let p = plan_of(&cfg, None, 8000).unwrap();
+        assert_eq!(
+            p.warnings,
+            [
+                "port 5000 is below net.ipv4.ip_unprivileged_port_start (8000): the proc's root \
+              is not root on the host's network and cannot bind it"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_build_without_the_procs_line_is_refused_before_anything_is_written() {
+        let cfg = cfg("");
+        let err = plan_of(&cfg, Some("worker: ./work\n"), 1024).unwrap_err();
+        assert!(err.to_string().contains("web"), "{err}");
+        let err = plan_of(&cfg, None, 1024).unwrap_err();
+        assert!(err.to_string().contains("Procfile"), "{err}");
+    }
+
+    #[test]
+    fn only_a_layer_of_an_older_vrun_is_cleared() {
+        assert!(!layer_outdated(None), "first setup");
+        assert!(layer_outdated(Some("lxc.uts.name = x\n")));
+        assert!(!layer_outdated(Some(
+            "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n"
+        )));
+    }
 }

@@ -6,6 +6,7 @@ mod dir;
 mod paths;
 mod read;
 mod remove;
+mod swap;
 mod write;
 
 use crate::Beneath;

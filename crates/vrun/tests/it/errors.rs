@@ -225,10 +225,10 @@ fn ctrl_c_during_a_download_leaves_no_temp_file() {
     // at once (130), and the half-written download must not stay in the cache.
     let env = env();
     let server = vr_tests::HttpServer::serve(env.image.parent().unwrap());
-    let app = app_name("intr");
+    let (app, port) = (app_name("intr"), free_port());
     let yaml = env.proc_yaml_from(
         &app,
-        free_port(),
+        port,
         &server.url("stall/busybox.tar.gz"),
         env.build.to_str().unwrap(),
         "proc_name: web\n",
@@ -252,7 +252,10 @@ fn ctrl_c_during_a_download_leaves_no_temp_file() {
     std::io::Read::read_to_string(&mut setup.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
-        err.ends_with("interrupted by signal 2; nothing was kept\n"),
+        err.ends_with(&format!(
+            "interrupted by signal 2; nothing was kept ({} was not set up and nothing of it was kept)\n",
+            container(&app, "web", port)
+        )),
         "{err}"
     );
     let mut left: Vec<String> = fs::read_dir(&cache)

@@ -118,7 +118,10 @@ fn killed(test: &str, ids: &str, moment: Moment) {
         Moment::Starting => std::thread::sleep(Duration::from_millis(15)),
         Moment::Running | Moment::Stopping => {
             vr_tests::until(Duration::from_secs(20), "the proc listens", listens);
-            assert!(running(&["sleep", &secs]), "no background child");
+            // The background child may exec its sleep after httpd listens (a loaded host).
+            vr_tests::until(Duration::from_secs(10), "the background child runs", || {
+                running(&["sleep", &secs])
+            });
         }
     }
     if let Moment::Stopping = moment {

@@ -1,6 +1,7 @@
 //! vrun end to end: the real binary against real LXC (root needed; see vr_tests::e2e_ready).
 #![allow(clippy::unwrap_used)]
 
+mod atomic;
 mod errors;
 mod images;
 mod killed;

@@ -83,7 +83,7 @@ fn a_container_that_cannot_start_is_125() {
     let hidden: Vec<_> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
-        .filter(|n| n.to_string_lossy().starts_with('.'))
+        .filter(|n| n.to_string_lossy().starts_with('.') && n != ".users.lock")
         .collect();
     assert!(hidden.is_empty(), "{hidden:?}");
     nothing_left(&name, &env.root);
@@ -122,9 +122,31 @@ fn mem_limit_kills_a_greedy_proc() {
     }
     let env = env();
     let extra = "proc_name: x\nmem_limit: 32M\ncmd: exec awk 'BEGIN{s=\"x\"; while(1) s=s s}'\n";
-    let yaml = env.proc_yaml(&app_name("mem"), free_port(), extra);
+    let port = free_port();
+    let yaml = env.proc_yaml(&app_name("mem"), port, extra);
     ok(&env.run(&["setup"], &yaml));
-    assert_eq!(env.run(&["run"], &yaml).status.code(), Some(137));
+    let out = env.run(&["run"], &yaml);
+    assert_eq!(out.status.code(), Some(137));
+    // Said on stderr, the status unchanged.
+    let want = format!(
+        "vrun: {}: the proc was killed by the out-of-memory killer at mem_limit 32M\n",
+        container(&app_name("mem"), "x", port)
+    );
+    assert!(stderr(&out).ends_with(&want), "{}", stderr(&out));
+}
+
+#[test]
+fn a_proc_killed_by_sigkill_is_not_blamed_on_memory() {
+    if !vr_tests::e2e_ready("vrun a_proc_killed_by_sigkill_is_not_blamed_on_memory") {
+        return;
+    }
+    let env = env();
+    let extra = "proc_name: x\nmem_limit: 32M\ncmd: kill -9 $$\n";
+    let yaml = env.proc_yaml(&app_name("k9"), free_port(), extra);
+    ok(&env.run(&["setup"], &yaml));
+    let out = env.run(&["run"], &yaml);
+    assert_eq!(out.status.code(), Some(137));
+    assert!(!stderr(&out).contains("out-of-memory"), "{}", stderr(&out));
 }
 
 #[test]
@@ -181,11 +203,15 @@ fn shell_reads_commands_from_a_pipe() {
     // The shell's writes went to its throwaway layer.
     let name = container(&app_name("shell"), "web", port);
     assert!(!env.proc_dir(&name).join("rootfs/tmp/scratch-file").exists());
-    let leftovers: Vec<_> = fs::read_dir(env.proc_dir(&name))
+    let mut leftovers: Vec<_> = fs::read_dir(env.proc_dir(&name))
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers.len(), 4, "{leftovers:?}");
+    leftovers.sort();
+    assert_eq!(
+        leftovers,
+        [".users.lock", "proc.lxc", "rootfs", "seccomp", "work"]
+    );
 }
 
 #[test]
