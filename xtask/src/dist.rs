@@ -49,6 +49,8 @@ pub struct Tool {
     pub runs_containers: bool,
     /// Man page sections after the generated ones: (title, [(tag, text)]).
     pub sections: &'static [Section],
+    /// Its rows of vr-stop's exit status table (the EXIT STATUS section).
+    pub exit: vr_stop::Tool,
 }
 
 /// Where the packages' copy of vr's seccomp profile comes from (vr-lxc compiles in the same
@@ -63,6 +65,7 @@ pub const TOOLS: [Tool; 3] = [
     Tool {
         name: "vimage",
         command: vimage::cli::command,
+        exit: vr_stop::Tool::Vimage,
         depends: &["lxc"],
         is_static: false,
         runs_containers: true,
@@ -78,16 +81,12 @@ pub const TOOLS: [Tool; 3] = [
                 ("/etc/subuid, /etc/subgid", "Root's range of host ids for the containers' user namespace."),
                 ("/usr/share/doc/vimage/vr.seccomp", "A copy of the seccomp profile every container gets (vimage carries its own)."),
             ]),
-            ("EXIT STATUS", &[
-                ("0", "The image was built (shell: the shell exited 0)."),
-                ("1-255", "The provisioning script (or the shell) failed with this status; 128+N when signal N interrupted it."),
-                ("2", "Bad arguments, a bad image.yaml, or a failure of vimage itself."),
-            ]),
         ],
     },
     Tool {
         name: "vrun",
         command: vrun::cli::command,
+        exit: vr_stop::Tool::Vrun,
         depends: &["lxc", "vuptest (= @VERSION@)"],
         is_static: false,
         runs_containers: true,
@@ -101,18 +100,12 @@ pub const TOOLS: [Tool; 3] = [
                 ("/etc/subuid, /etc/subgid", "Root's range of host ids for the containers' user namespace."),
                 ("/usr/share/doc/vrun/vr.seccomp", "A copy of the seccomp profile every container gets (vrun carries its own and writes it beside each proc.lxc)."),
             ]),
-            ("EXIT STATUS", &[
-                ("0", "Success."),
-                ("1", "The proc.yaml is locked by another process."),
-                ("2", "Bad arguments, a bad proc.yaml, or another failure of vrun itself."),
-                ("125", "run: the proc could not be started."),
-                ("other", "run: the proc's own exit status, 128+N when signal N ended it."),
-            ]),
         ],
     },
     Tool {
         name: "vuptest",
         command: vuptest::cli::command,
+        exit: vr_stop::Tool::Vuptest,
         depends: &[],
         is_static: true,
         runs_containers: false,

@@ -56,16 +56,16 @@ pub enum Tool {
     Vuptest,
 }
 
-/// One row of the exit status table: a status, the tools it applies to, what it means.
+/// One row of the exit status table: a status of one tool and what it means.
 #[derive(Debug, Clone, Copy)]
 pub struct Meaning {
+    /// The tool.
+    pub tool: Tool,
     /// The status as written in the docs (`0`, `128+N`, `the proc's status`).
     pub status: &'static str,
-    /// The tools (and verbs) this row is about.
-    pub tools: &'static [Tool],
-    /// The verbs it applies to (`all` or a list).
+    /// The verbs it applies to (`all`, a list, or `-` for vuptest, which has none).
     pub verbs: &'static str,
-    /// What it means.
+    /// What it means (Markdown: `code` in backticks).
     pub meaning: &'static str,
 }
 
@@ -74,52 +74,112 @@ use Tool::{Vimage, Vrun, Vuptest};
 /// Every exit status of every tool: the one place they are written down.
 pub const TABLE: &[Meaning] = &[
     Meaning {
+        tool: Vimage,
         status: "0",
-        tools: &[Vimage, Vrun, Vuptest],
-        verbs: "all",
-        meaning: "done (vuptest and `vrun uptest`: the JSON was printed, whether or not the uptests passed)",
+        verbs: "build, shell",
+        meaning: "`build`: the image was written; `shell`: the shell exited 0",
     },
     Meaning {
+        tool: Vimage,
+        status: "2",
+        verbs: "build, shell",
+        meaning: "vimage failed: a bad or missing image.yaml key, a download, an md5 mismatch, LXC, the host's id range, a file; also command-line usage errors",
+    },
+    Meaning {
+        tool: Vimage,
+        status: "the script's status",
+        verbs: "build",
+        meaning: "the provisioning script failed with it (128+N when signal N, not sent to vimage, killed it); no image was written",
+    },
+    Meaning {
+        tool: Vimage,
+        status: "the shell's status",
+        verbs: "shell",
+        meaning: "the shell exited with it",
+    },
+    Meaning {
+        tool: Vimage,
+        status: "128+N",
+        verbs: "build",
+        meaning: "vimage was stopped by signal N (130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP) at any step: the container was stopped, temp data removed, no image written (`vimage: interrupted by signal N; no image was written`)",
+    },
+    Meaning {
+        tool: Vrun,
+        status: "0",
+        verbs: "all",
+        meaning: "done (`uptest`: the JSON was printed, whether or not the uptests passed)",
+    },
+    Meaning {
+        tool: Vrun,
         status: "1",
-        tools: &[Vrun, Vuptest],
-        verbs: "uptest, vuptest",
+        verbs: "uptest",
         meaning: "with `--fail`: an uptest failed (the JSON was printed all the same)",
     },
     Meaning {
+        tool: Vrun,
         status: "1",
-        tools: &[Vrun],
         verbs: "setup, run, teardown",
-        meaning: "the proc.yaml or the proc's folder is locked by another vrun, or (setup, teardown) an uptest or shell of the proc is still running",
+        meaning: "the proc.yaml or the proc's folder is locked by another vrun (`ERROR: ... is locked by another process.`); `setup`, `teardown`: an uptest or shell of the proc is running",
     },
     Meaning {
+        tool: Vrun,
         status: "2",
-        tools: &[Vimage, Vrun, Vuptest],
-        verbs: "all but run",
-        meaning: "the tool failed: a bad or missing key, a download, a checksum mismatch, LXC, a file; also command-line usage errors (for every verb)",
+        verbs: "setup, uptest, teardown, shell",
+        meaning: "vrun failed: a bad or missing proc.yaml key, a download, a checksum mismatch, an unknown user, LXC, an uptest container that did not reach its uptests within `--timeout`; also command-line usage errors, for every verb",
     },
     Meaning {
+        tool: Vrun,
         status: "125",
-        tools: &[Vrun],
         verbs: "run",
         meaning: "vrun failed before the proc started (bad proc.yaml, not set up, LXC could not start the container): a supervisor can tell this from the proc's own failures",
     },
     Meaning {
-        status: "the child's status",
-        tools: &[Vimage, Vrun],
-        verbs: "run, shell, build",
-        meaning: "`vrun run`: the proc's status (128+N when signal N ended it; 137 after the out-of-memory killer, which vrun names on stderr). `shell`: the shell's status. `vimage build`: the provisioning script's status when it failed",
+        tool: Vrun,
+        status: "the proc's status",
+        verbs: "run",
+        meaning: "the proc exited with it; 128+N when signal N ended it (143 after SIGTERM); 137 also after the out-of-memory killer at `mem_limit`, which vrun then names on stderr",
     },
     Meaning {
+        tool: Vrun,
+        status: "the shell's status",
+        verbs: "shell",
+        meaning: "the shell exited with it",
+    },
+    Meaning {
+        tool: Vrun,
         status: "128+N",
-        tools: &[Vimage, Vrun, Vuptest],
-        verbs: "all but run and shell",
-        meaning: "stopped by signal N (130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP): what was started is stopped, temp data is removed, no image or JSON is written (`... interrupted by signal N`)",
+        verbs: "setup, uptest",
+        meaning: "stopped by signal N (130 after Ctrl-C, 143 after SIGTERM): a download or unpack stops at once and its temp data is removed; the previous setup is unchanged (a first setup leaves nothing)",
+    },
+    Meaning {
+        tool: Vuptest,
+        status: "0",
+        verbs: "-",
+        meaning: "the JSON was printed, whether or not the uptests passed (without `--fail`)",
+    },
+    Meaning {
+        tool: Vuptest,
+        status: "1",
+        verbs: "-",
+        meaning: "with `--fail`: the JSON was printed and at least one uptest failed",
+    },
+    Meaning {
+        tool: Vuptest,
+        status: "2",
+        verbs: "-",
+        meaning: "wrong arguments, or FOLDER cannot be read: one line on stderr (`vuptest: ...`), nothing on stdout",
+    },
+    Meaning {
+        tool: Vuptest,
+        status: "128+N",
+        verbs: "-",
+        meaning: "vuptest was stopped by signal N (130 after Ctrl-C): the running uptest and every process it started are killed",
     },
 ];
 
-/// The rows of `tool`.
-fn rows(tool: Tool) -> impl Iterator<Item = &'static Meaning> {
-    TABLE.iter().filter(move |m| m.tools.contains(&tool))
+/// The rows of `tool`, in the table's order.
+pub fn rows(tool: Tool) -> impl Iterator<Item = &'static Meaning> {
+    TABLE.iter().filter(move |m| m.tool == tool)
 }
 
 /// The table of `tool` in Markdown (as in `docs/exit-status.md`).
@@ -127,16 +187,6 @@ pub fn render_markdown(tool: Tool) -> String {
     let mut out = String::from("| status | verbs | meaning |\n|---|---|---|\n");
     for m in rows(tool) {
         out.push_str(&format!("| {} | {} | {} |\n", m.status, m.verbs, m.meaning));
-    }
-    out
-}
-
-/// The table of `tool` as roff paragraphs for an EXIT STATUS section of a man page.
-pub fn render_roff(tool: Tool) -> String {
-    let mut out = String::new();
-    for m in rows(tool) {
-        let text = m.meaning.replace('`', "").replace('\\', "\\\\");
-        out.push_str(&format!(".TP\n.B {} ({})\n{}\n", m.status, m.verbs, text));
     }
     out
 }
@@ -173,10 +223,30 @@ mod tests {
             }
         }
         let md = render_markdown(Vuptest);
-        assert!(md.contains("| 1 | uptest, vuptest |"), "{md}");
+        assert!(md.contains("| 1 | - |"), "{md}");
         assert!(!md.contains("125"), "{md}");
-        let roff = render_roff(Vrun);
-        assert!(roff.contains(".B 125 (run)\n"), "{roff}");
-        assert!(!roff.contains('`'), "{roff}");
+        assert!(rows(Vrun).any(|m| m.status == "125"));
+    }
+
+    /// docs/exit-status.md holds each tool's table exactly as rendered here.
+    #[test]
+    fn the_docs_hold_the_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/exit-status.md");
+        let docs = std::fs::read_to_string(path).unwrap();
+        for (tool, heading) in [
+            (Vimage, "## vimage"),
+            (Vrun, "## vrun"),
+            (Vuptest, "## vuptest"),
+        ] {
+            let section = docs
+                .split(heading)
+                .nth(1)
+                .unwrap_or_else(|| panic!("no {heading} in {path}"));
+            assert!(
+                section.trim_start().starts_with(&render_markdown(tool)),
+                "{heading} of {path} is not vr-stop's table; it should read:\n{}",
+                render_markdown(tool)
+            );
+        }
     }
 }

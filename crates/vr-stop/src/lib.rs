@@ -13,5 +13,5 @@
 mod exit;
 mod signals;
 
-pub use exit::{render_markdown, render_roff, Exit, Meaning, Tool, TABLE};
+pub use exit::{render_markdown, rows, Exit, Meaning, Tool, TABLE};
 pub use signals::{forward_to_group, Interrupted, Stop, SIGNALS};

@@ -89,6 +89,18 @@ fn extra_sections(tool: &Tool) -> Roff {
             roff.text([roman(*text)]);
         }
     }
+    // Written once, in vr-stop (docs/exit-status.md is checked against the same table).
+    roff.control("SH", ["EXIT STATUS"]);
+    for row in vr_stop::rows(tool.exit) {
+        roff.control("TP", []);
+        let tag = if row.verbs == "-" {
+            row.status.to_string()
+        } else {
+            format!("{} ({})", row.status, row.verbs)
+        };
+        roff.text([bold(tag)]);
+        roff.text([roman(row.meaning.replace('`', ""))]);
+    }
     roff.control("SH", ["SEE ALSO"]);
     let mut refs: Vec<String> = super::TOOLS
         .iter()

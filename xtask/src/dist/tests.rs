@@ -33,6 +33,24 @@ fn man_pages_cover_every_subcommand() {
     for (name, want) in cases {
         let tool = tool(name);
         let pages = pages::man_pages(tool, "2026-01-02").unwrap();
+        // Every exit status of vr-stop's table for this tool, once, in the main page.
+        for row in vr_stop::rows(tool.exit) {
+            let first_words: String = row.meaning.replace('`', "").chars().take(30).collect();
+            assert!(
+                pages[0]
+                    .roff
+                    .replace("\\-", "-")
+                    .replace("\\*(Aq", "'")
+                    .contains(&first_words),
+                "{name}: exit status {} missing: {first_words:?} in {}",
+                row.status,
+                pages[0]
+                    .roff
+                    .split("EXIT STATUS")
+                    .nth(1)
+                    .unwrap_or_default()
+            );
+        }
         let files: Vec<&str> = pages.iter().map(|p| p.file.as_str()).collect();
         assert_eq!(&files, want, "{name}");
         let main = &pages[0].roff;
@@ -54,6 +72,7 @@ fn man_pages_cover_every_subcommand() {
             "SYNOPSIS",
             "DESCRIPTION",
             "OPTIONS",
+            "\"EXIT STATUS\"",
             "\"SEE ALSO\"",
             "VERSION",
         ] {
@@ -306,6 +325,7 @@ fn tarball_layout() {
         is_static: true,
         runs_containers: false,
         sections: &[],
+        exit: vr_stop::Tool::Vuptest,
     };
     let path = build_tarball(&x, &files, tmp.path(), 1_700_000_000).unwrap();
     assert_eq!(
