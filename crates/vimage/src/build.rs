@@ -4,18 +4,20 @@
 
 use crate::error::io_err;
 pub use crate::error::BuildError;
-use crate::ns::{NsError, Overlay};
+use crate::ns::Overlay;
 use crate::pack::{pack_with, PackError, Packed};
 use crate::scratch::Scratch;
-use crate::signals::Blocked;
 use crate::tee::Tee;
-use std::cell::Cell;
+use nix::sys::signal::Signal;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use vr_fs::Beneath;
-use vr_lxc::{ContainerConfig, Execute, Foreground, ForwardTo, IdMap, Outcome, RealSys, Rootfs};
+use vr_lxc::{
+    ContainerConfig, Ended, Execute, Foreground, ForwardTo, IdMap, Outcome, RealSys, Rootfs,
+};
 use vr_proc::{ImageConfig, Layout};
+use vr_stop::{Interrupted, Stop};
 
 /// The folder inside the rootfs that holds the provisioning script and its environment while
 /// it runs (removed before packing, and never packed).
@@ -45,16 +47,20 @@ pub trait Report {
     fn progress(&self) -> &dyn vr_fetch::Progress;
 }
 
-/// Makes sure the base image is downloaded (md5-checked) and unpacked once in the shared
-/// images cache; returns the unpacked folder.
-/// The signal that stopped (or came after) the fetch of the base, if any.
-fn interrupted() -> Option<nix::sys::signal::Signal> {
-    vr_fetch::interrupt::caught().and_then(|s| nix::sys::signal::Signal::try_from(s).ok())
+/// Holds the unpacked base shared while a container runs on it, so that `vrun gc` never
+/// removes it (should another build replace it meanwhile, it is kept aside, still held).
+fn hold_base(base: &Path) -> Result<vr_fs::DirLock, BuildError> {
+    vr_fs::DirLock::shared(base).map_err(|source| BuildError::Io {
+        action: "lock",
+        path: base.to_path_buf(),
+        source,
+    })
 }
 
-/// Fetches the base image into the cache and unpacks it there once. When the binary has
-/// called [`vr_fetch::interrupt::install`], Ctrl-C or SIGTERM stops the download or unpack and
-/// removes its temp data.
+/// Makes sure the base image is downloaded (md5-checked) and unpacked once in the shared
+/// images cache; returns the unpacked folder. Once the binary has called
+/// [`vr_stop::Stop::install`], SIGINT, SIGTERM or SIGHUP stops the download or unpack and
+/// removes its temp data (vr-fetch looks at the process's flag).
 /// The base is unpacked with its owners shifted into `map` (root of the image = the
 /// containers' root), and `VR_ROOT` is closed to other host users first.
 pub fn ensure_base(
@@ -158,29 +164,25 @@ fn container_name(cfg: &ImageConfig) -> String {
 }
 
 /// Runs `vimage build`: see the module docs. The tarball and log go to `out_dir`.
+///
+/// `stop` is looked at between steps and while packing; during the script a signal ends the
+/// whole container. Either way the build ends with [`BuildError::Interrupted`] and leaves no
+/// tarball and no temp data. (The fetches of the base and the script look at the process's
+/// flag, the one [`Stop::install`] returns.)
 pub fn build(
     cfg: &ImageConfig,
     layout: &Layout,
     out_dir: &Path,
     report: &dyn Report,
+    stop: Stop,
 ) -> Result<Built, BuildError> {
     let map = IdMap::for_host(&RealSys)?;
     let base = ensure_base(cfg, layout, &map, report)?;
-    // From here on temp data exists: signals wait for a step boundary (see crate::signals).
-    let blocked = Blocked::new().map_err(|source| NsError {
-        action: "block signals".into(),
-        source,
-    })?;
-    // One that came after the base was in place but before the block.
-    if let Some(signal) = interrupted() {
-        return Err(BuildError::Interrupted(signal));
-    }
+    let _base = hold_base(&base)?;
+    stop.check()?;
     let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map)?;
-    let result = build_in(cfg, &base, &scratch, &map, out_dir, report, &blocked);
+    let result = build_in(cfg, &base, &scratch, &map, out_dir, report, stop);
     let cleanup = scratch.remove();
-    // A signal that came during the last steps: the image is complete (or the error above
-    // is reported); swallow it so it does not kill us before we say so.
-    let _late = blocked.take_pending();
     let built = result?;
     cleanup?;
     Ok(built)
@@ -208,15 +210,10 @@ fn build_in(
     map: &IdMap,
     out_dir: &Path,
     report: &dyn Report,
-    blocked: &Blocked,
+    stop: Stop,
 ) -> Result<Built, BuildError> {
-    let stop_if_signalled = || {
-        blocked
-            .take_pending()
-            .map_or(Ok(()), |s| Err(BuildError::Interrupted(s)))
-    };
     let script = fetch_script(cfg, scratch, report)?;
-    stop_if_signalled()?;
+    stop.check()?;
     let log_path = out_dir.join(format!("{}.log", cfg.new_image_name));
     let out = out_dir.join(format!("{}.tar.gz", cfg.new_image_name));
     let overlay = Overlay::mount(
@@ -245,35 +242,45 @@ fn build_in(
         Some(map.root()),
     )?;
     let launch = vec!["/bin/sh".to_string(), "-c".to_string(), LAUNCH.to_string()];
-    let outcome = run_container(cfg, scratch, &rootfs, map, Some(&log_path), launch, report);
+    // A stopped build ends the whole container, background jobs of the script included, and
+    // is stopped whatever the script made of the signal (trapped it, exited 0).
+    let ended = run_container(
+        cfg,
+        scratch,
+        &rootfs,
+        map,
+        Some(&log_path),
+        launch,
+        report,
+        ForwardTo::EndContainer,
+        stop,
+    );
     tree.remove_tree(work)?;
-    let outcome = outcome?;
+    let Ended { outcome, forwarded } = ended?;
+    if let Some(signal) = forwarded {
+        stop.request(signal as i32);
+    }
+    stop.check()?;
     if outcome != Outcome::Exited(0) {
         return Err(BuildError::ScriptFailed {
             script: cfg.script_url.clone(),
             outcome,
         });
     }
-    stop_if_signalled()?;
     report.step(&format!("packing {}", out.display()));
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let caught = Cell::new(None);
-    let cancel = || {
-        if caught.get().is_none() {
-            caught.set(blocked.take_pending());
-        }
-        caught.get().is_some()
-    };
+    let cancel = || stop.signal().is_some();
     let exclude = [PathBuf::from(WORK_IN_ROOTFS)];
     let packed = match pack_with(&rootfs, &out, &exclude, threads, Some(*map), &cancel) {
         Err(PackError::Cancelled) => {
-            let signal = caught.get().unwrap_or(nix::sys::signal::Signal::SIGTERM);
-            return Err(BuildError::Interrupted(signal));
+            let signal = stop.signal().unwrap_or(libc::SIGTERM);
+            return Err(Interrupted(signal).into());
         }
         other => other?,
     };
+    // The tarball is in place: the build is done, and a signal from now on changes nothing.
     overlay.unmount()?;
     let md5_mismatch = cfg
         .new_image_md5
@@ -289,6 +296,9 @@ fn build_in(
 
 /// Runs the container on `rootfs` with `command`; with `log`, its output (stdout and stderr
 /// together) streams to our stderr and into the log file; without, stdio is inherited.
+/// Signals go `to` the container; one that `stop` caught before the start (or in another
+/// thread) is forwarded too.
+#[allow(clippy::too_many_arguments)] // one private helper of the two flows
 fn run_container(
     cfg: &ImageConfig,
     scratch: &Scratch,
@@ -297,7 +307,9 @@ fn run_container(
     log: Option<&Path>,
     command: Vec<String>,
     report: &dyn Report,
-) -> Result<Outcome, BuildError> {
+    to: ForwardTo,
+    stop: Stop,
+) -> Result<Ended, BuildError> {
     let version = vr_lxc::detect_version(&RealSys)?;
     let cgroups = vr_lxc::CgroupHost::detect(&RealSys)?;
     let seccomp = scratch.path("seccomp");
@@ -329,13 +341,17 @@ fn run_container(
         "running {} in a container on {}",
         cfg.script_url, cfg.base_image_name
     ));
+    stop.check()?;
+    // From the spawn to the end of the wait this thread blocks the signals and forwards them
+    // (see vr_lxc::Foreground).
     let fg = Foreground::spawn(cmd)?;
-    // Started after the spawn so that the copying thread inherits the blocked signal mask.
+    // Started after the spawn so that the copying thread inherits the blocked signal mask: a
+    // signal sent to vimage then finds no thread but the waiting one to take it.
     let copier = tee.map(|t| t.start());
-    // A stopped build must end the whole container, background jobs of the script included.
-    let outcome = fg.wait_forwarding(&RealSys, ForwardTo::Container);
+    let caught = || stop.signal().and_then(|s| Signal::try_from(s).ok());
+    let ended = fg.wait_ended(&RealSys, to, &caught);
     let copied = copier.map(|c| c.finish());
-    let outcome = outcome?;
+    let ended = ended?;
     if let (Some(Err(source)), Some(log)) = (copied, log) {
         return Err(BuildError::Io {
             action: "write the log",
@@ -344,7 +360,7 @@ fn run_container(
         });
     }
     // lxc-execute exits 1 both for a script's `exit 1` and when LXC cannot start at all.
-    if let Outcome::Exited(code) = outcome {
+    if let (Outcome::Exited(code), None) = (ended.outcome, ended.forwarded) {
         if code != 0 && vr_lxc::reports_start(&text) && !marker.started() {
             return Err(BuildError::NotStarted {
                 base: cfg.base_image_name.clone(),
@@ -352,17 +368,22 @@ fn run_container(
             });
         }
     }
-    Ok(outcome)
+    Ok(ended)
 }
 
 /// Runs `vimage shell`: the build's container with an interactive shell; nothing is kept.
+/// Signals that come while the shell runs are the shell's (SIGINT to it alone, SIGTERM and
+/// SIGHUP end the container), and its status is returned; before, `stop` ends the setup.
 pub fn shell(
     cfg: &ImageConfig,
     layout: &Layout,
     report: &dyn Report,
+    stop: Stop,
 ) -> Result<Outcome, BuildError> {
     let map = IdMap::for_host(&RealSys)?;
     let base = ensure_base(cfg, layout, &map, report)?;
+    let _base = hold_base(&base)?;
+    stop.check()?;
     let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map)?;
     let result = (|| {
         let overlay = Overlay::mount(
@@ -376,7 +397,7 @@ pub fn shell(
             .entry_kind(Path::new("bin/bash"))?
             .is_some();
         let sh = if has_bash { "/bin/bash" } else { "/bin/sh" };
-        let outcome = run_container(
+        let ended = run_container(
             cfg,
             &scratch,
             &rootfs,
@@ -384,9 +405,11 @@ pub fn shell(
             None,
             vec![sh.to_string()],
             report,
+            ForwardTo::Container,
+            stop,
         );
         overlay.unmount()?;
-        outcome
+        ended.map(|e| e.outcome)
     })();
     let cleanup = scratch.remove();
     let outcome = result?;

@@ -1,10 +1,11 @@
-//! Why a build or shell failed, and the exit status that says so.
+//! Why a build or shell failed, and the exit status ([`Exit`]) that says so.
 
 use crate::ns::NsError;
 use crate::pack::PackError;
 use std::io;
 use std::path::{Path, PathBuf};
 use vr_lxc::Outcome;
+use vr_stop::Exit;
 
 /// Why a build or shell failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +45,10 @@ pub enum BuildError {
         #[source]
         source: io::Error,
     },
-    /// A signal asked the build to stop: everything was cleaned up.
-    #[error("interrupted by signal {0}; no image was written")]
-    Interrupted(nix::sys::signal::Signal),
+    /// A signal asked the build to stop (whatever the script did with it): the container was
+    /// ended and everything was cleaned up.
+    #[error("{0}; no image was written")]
+    Interrupted(vr_stop::Interrupted),
     /// LXC could not start the container (the script never ran): no tarball was written.
     #[error("the container on {base} did not start (lxc-execute exited {code}; LXC's messages are above); no image was written")]
     NotStarted {
@@ -75,18 +77,25 @@ fn describe(o: &Outcome) -> String {
     }
 }
 
+// Not `#[from]`: that would make it the source too, and the message would say it twice.
+impl From<vr_stop::Interrupted> for BuildError {
+    fn from(stop: vr_stop::Interrupted) -> BuildError {
+        BuildError::Interrupted(stop)
+    }
+}
+
 impl BuildError {
-    /// The exit status vimage should end with: the script's own for a failed script, 2 for
-    /// everything else.
-    pub fn exit_code(&self) -> i32 {
+    /// The exit status vimage should end with: 128+N after signal N, the script's own for a
+    /// failed script, 2 for everything else.
+    pub fn exit(&self) -> Exit {
         match self {
-            BuildError::ScriptFailed { outcome, .. } => outcome.code().clamp(1, 255),
-            BuildError::Interrupted(signal) => 128 + *signal as i32,
+            BuildError::ScriptFailed { outcome, .. } => Exit::Status(outcome.code()),
+            BuildError::Interrupted(stop) => stop.exit(),
             BuildError::Fetch {
                 source: vr_fetch::Error::Interrupted { signal },
                 ..
-            } => 128 + signal,
-            _ => 2,
+            } => Exit::Signal(*signal),
+            _ => Exit::Error,
         }
     }
 }

@@ -18,6 +18,5 @@ pub mod ns;
 pub mod pack;
 pub mod pgz;
 mod scratch;
-mod signals;
 mod tee;
 mod zlib;

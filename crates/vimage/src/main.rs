@@ -8,11 +8,7 @@ use std::process::ExitCode;
 use vimage::build::{self, BuildError, Report};
 use vimage::cli::{Cli, Command};
 use vr_proc::{ImageConfig, Layout};
-
-/// Exit status: success.
-const EXIT_OK: u8 = 0;
-/// Exit status: usage error or a failure of vimage itself (a failed script passes its own).
-const EXIT_ERROR: u8 = 2;
+use vr_stop::{Exit, Stop};
 
 struct Stderr {
     progress: vr_fetch::TerminalProgress,
@@ -30,32 +26,30 @@ impl Report for Stderr {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(code) => code,
+        Ok(exit) => exit.into(),
         Err(err) => {
-            let code = err
-                .downcast_ref::<BuildError>()
-                .map(|e| e.exit_code())
-                .unwrap_or(EXIT_ERROR.into());
             eprintln!("vimage: {err:#}");
-            ExitCode::from(code as u8)
+            err.downcast_ref::<BuildError>()
+                .map_or(Exit::Error, BuildError::exit)
+                .into()
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli) -> anyhow::Result<Exit> {
     let layout = Layout::from_env(std::env::var_os("VR_ROOT"));
     let report = Stderr {
         progress: vr_fetch::TerminalProgress::new(),
     };
-    // Ctrl-C or SIGTERM while the base image downloads or unpacks: stop and remove its temp
-    // data (later steps block the signals and clean up themselves, see vimage::signals).
-    vr_fetch::interrupt::install().context("cannot install signal handlers")?;
+    // SIGINT, SIGTERM and SIGHUP from now on only set the stop flag: every step looks at it,
+    // stops, cleans up and ends with 128+N (a second signal kills vimage at once).
+    let stop = Stop::install().context("cannot install signal handlers")?;
     match cli.command {
         Command::Build { image_yaml } => {
             let cfg = ImageConfig::load(&image_yaml)?;
             vimage::ns::private_mount_namespace()?;
             let out_dir = std::env::current_dir().context("cannot read the current directory")?;
-            let built = build::build(&cfg, &layout, &out_dir, &report)?;
+            let built = build::build(&cfg, &layout, &out_dir, &report, stop)?;
             let name = built
                 .packed
                 .path
@@ -83,13 +77,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 built.packed.size,
                 built.packed.path.display()
             );
-            Ok(ExitCode::from(EXIT_OK))
+            Ok(Exit::Ok)
         }
         Command::Shell { image_yaml } => {
             let cfg = ImageConfig::load(&image_yaml)?;
             vimage::ns::private_mount_namespace()?;
-            let outcome = build::shell(&cfg, &layout, &report)?;
-            Ok(ExitCode::from(outcome.code().clamp(0, 255) as u8))
+            let outcome = build::shell(&cfg, &layout, &report, stop)?;
+            Ok(Exit::Status(outcome.code()))
         }
     }
 }

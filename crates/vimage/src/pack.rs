@@ -75,7 +75,8 @@ pub fn unshifted(host_id: u32, base: u32, count: u32) -> u32 {
 /// The id a user namespace shows for an unmapped host id.
 pub const OVERFLOW_ID: u32 = 65_534;
 
-/// [`pack`], asking `cancel` before each entry: when it says true, packing stops with
+/// [`pack`], asking `cancel` before each entry, as a file's bytes are read and before the
+/// rename: when it says true, packing stops with
 /// [`PackError::Cancelled`] and nothing is left at `out` or beside it. With `unshift`, the
 /// tree's owners are host ids of that user namespace and are written as the container saw
 /// them (see [`unshifted`]): a published image says uid 0, never 100000.
@@ -119,6 +120,10 @@ pub fn pack_with(
     };
     walker.entry(root, Path::new(""))?;
     let gz = builder.into_inner().map_err(werr)?;
+    // A cancel while the last entry was written: asked once more before anything is kept.
+    if cancel() {
+        return Err(PackError::Cancelled);
+    }
     let hashing = gz.finish().map_err(werr)?;
     let (md5, size) = (format!("{:x}", hashing.md5.compute()), hashing.size);
     let file = hashing
@@ -137,6 +142,22 @@ pub fn pack_with(
         md5,
         size,
     })
+}
+
+/// A reader that fails once `cancel` says so (the error becomes [`PackError::Cancelled`]).
+struct Cancellable<'a, R> {
+    inner: R,
+    cancel: &'a dyn Fn() -> bool,
+}
+
+impl<R: io::Read> io::Read for Cancellable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if (self.cancel)() {
+            // Not ErrorKind::Interrupted: io::copy would retry it.
+            return Err(io::Error::other("packing was cancelled"));
+        }
+        self.inner.read(buf)
+    }
 }
 
 struct HashingWriter<W: Write> {
@@ -238,10 +259,22 @@ impl<W: Write> Walker<'_, W> {
             header.set_size(meta.len());
             let file = File::open(path).map_err(rerr)?;
             // A file that changes size while being read would corrupt the archive; tar's
-            // append_data reads exactly `size` bytes and fails on a short read.
+            // append_data reads exactly `size` bytes and fails on a short read. A large file
+            // takes seconds: the cancel is asked as it is read too.
+            let cancel = self.cancel;
+            let reader = Cancellable {
+                inner: file,
+                cancel,
+            };
             self.builder
-                .append_data(&mut header, name, file)
-                .map_err(werr)
+                .append_data(&mut header, name, reader)
+                .map_err(|e| {
+                    if cancel() {
+                        PackError::Cancelled
+                    } else {
+                        werr(e)
+                    }
+                })
         } else if ft.is_symlink() {
             header.set_entry_type(tar::EntryType::Symlink);
             let target = fs::read_link(path).map_err(rerr)?;

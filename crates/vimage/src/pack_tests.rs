@@ -179,6 +179,30 @@ fn cancelled_packing_leaves_nothing() {
 }
 
 #[test]
+fn a_cancel_while_the_last_file_is_packed_leaves_nothing() {
+    // Two entries (the root and one file): the cancel comes after both were started, while
+    // the file's bytes are read (or just before the rename): still nothing is written.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    fs::create_dir(&root).unwrap();
+    fs::write(root.join("big"), vec![7u8; 4 << 20]).unwrap();
+    let out_dir = tmp.path().join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let seen = std::cell::Cell::new(0);
+    let cancel = || {
+        seen.set(seen.get() + 1);
+        seen.get() > 2
+    };
+    let err = pack_with(&root, &out_dir.join("x.tar.gz"), &[], 2, None, &cancel).unwrap_err();
+    assert!(matches!(err, PackError::Cancelled), "{err}");
+    assert_eq!(
+        fs::read_dir(&out_dir).unwrap().count(),
+        0,
+        "no tarball, no temp file"
+    );
+}
+
+#[test]
 fn unreadable_tree_is_an_error_naming_the_path_and_leaves_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("out");

@@ -1,6 +1,6 @@
 //! Running a command in a container with `lxc-execute` in the foreground: its init (PID 1)
 //! reaps zombies, the command's status comes back, and SIGTERM/SIGINT/SIGHUP sent to us reach
-//! the command.
+//! the command (or end the whole container, [`ForwardTo`]); [`Ended`] says whether one did.
 
 use crate::leftovers::Leftovers;
 use crate::sys::Sys;
@@ -99,10 +99,25 @@ pub enum ForwardTo {
     /// The container's command itself (see [`forward_target`]): it gets the very signal and
     /// all the time it wants (a proc: SIGHUP stays SIGHUP, e.g. for a reload).
     Command,
-    /// lxc-execute, which hands SIGTERM/SIGINT to the container's init: init signals every
-    /// process of the container and kills what is left a second later, so the container
-    /// ends even when its command leaves children behind (a build being stopped).
+    /// lxc-execute, which hands the signal to the container's init (SIGHUP as SIGTERM): on
+    /// SIGTERM init signals every process of the container and kills what is left a second
+    /// later; SIGINT it passes to the command alone (an interactive shell ignores it).
     Container,
+    /// SIGTERM to lxc-execute whatever the signal: the container ends, every process of it
+    /// (the command may clean up on SIGTERM; what is left is killed a second later), even when
+    /// the command traps or ignores the signal received (a build being stopped).
+    EndContainer,
+}
+
+/// How a [`Foreground`] child ended, and whether a signal was forwarded to it meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// How the child ended.
+    pub outcome: Outcome,
+    /// The first signal forwarded while waiting (received, or reported by the `stopped`
+    /// callback of [`Foreground::wait_ended`]), as received: not the SIGTERM that
+    /// [`ForwardTo::EndContainer`] sends for it.
+    pub forwarded: Option<Signal>,
 }
 
 /// A child run in the foreground with [`FORWARDED`] signals and SIGCHLD blocked in this
@@ -194,54 +209,86 @@ impl Foreground {
     /// container alive, the container is ended (see [`Leftovers`]): the command's end is the
     /// proc's end.
     pub fn wait_forwarding(self, sys: &dyn Sys, to: ForwardTo) -> Result<Outcome> {
+        self.wait_ended(sys, to, &|| None)
+            .map(|ended| ended.outcome)
+    }
+
+    /// [`Foreground::wait_forwarding`], also saying which signal was forwarded first. The
+    /// signals blocked here reach only this thread's wait; one that a handler in another
+    /// thread caught (or that came just before the spawn) is seen through `stopped`, looked at
+    /// every 200 ms, and forwarded once like a received one.
+    pub fn wait_ended(
+        self,
+        sys: &dyn Sys,
+        to: ForwardTo,
+        stopped: &dyn Fn() -> Option<Signal>,
+    ) -> Result<Ended> {
         let pid = self.child.id() as i32;
         let set = waited_set();
         let mut leftovers = Leftovers::default();
+        let mut forwarded = None;
+        let mut stop_forwarded = false;
         loop {
             leftovers.tick(sys, pid, Instant::now());
-            match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(Outcome::Exited(code)),
-                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(Outcome::Signaled(sig as i32)),
-                Ok(_) => {}
+            let outcome = match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => Some(Outcome::Exited(code)),
+                Ok(WaitStatus::Signaled(_, sig, _)) => Some(Outcome::Signaled(sig as i32)),
+                Ok(_) => None,
                 Err(source) => {
                     return Err(Error::Signal {
                         action: "wait for lxc-execute",
                         source,
                     })
                 }
-            }
-            // A timed wait: in a process with other threads the kernel may hand SIGCHLD to a
-            // thread that does not block it, so the status is also polled.
-            let timeout = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 200_000_000,
             };
-            // SAFETY: `set` is a valid sigset, the info pointer may be null, `timeout` lives.
-            let raw = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &timeout) };
-            if raw < 0 {
-                match nix::errno::Errno::last() {
-                    nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR => continue,
-                    source => {
-                        return Err(Error::Signal {
-                            action: "wait for signals",
-                            source,
-                        })
-                    }
+            if let Some(outcome) = outcome {
+                return Ok(Ended { outcome, forwarded });
+            }
+            let mut received = None;
+            if !stop_forwarded {
+                if let Some(signal) = stopped() {
+                    stop_forwarded = true;
+                    received = Some(signal);
                 }
             }
-            let Ok(signal) = Signal::try_from(raw) else {
+            if received.is_none() {
+                received = wait_signal(&set)?;
+            }
+            let Some(signal) = received.filter(|s| *s != Signal::SIGCHLD) else {
                 continue;
             };
-            if signal != Signal::SIGCHLD {
-                let (target, sig) = match to {
-                    ForwardTo::Command => forward_target(sys, pid, signal),
-                    ForwardTo::Container => (pid, signal),
-                };
-                // The target may have just exited; its status arrives with SIGCHLD.
-                let _ = sys.kill(target, sig);
-            }
+            forwarded.get_or_insert(signal);
+            let (target, sig) = match to {
+                ForwardTo::Command => forward_target(sys, pid, signal),
+                ForwardTo::Container => (pid, signal),
+                ForwardTo::EndContainer => (pid, Signal::SIGTERM),
+            };
+            // The target may have just exited; its status arrives with SIGCHLD.
+            let _ = sys.kill(target, sig);
         }
     }
+}
+
+/// One of `set`, waited for at most 200 ms (`None` on timeout). A timed wait: in a process
+/// with other threads the kernel may hand SIGCHLD to a thread that does not block it, so the
+/// child's status is also polled.
+fn wait_signal(set: &SigSet) -> Result<Option<Signal>> {
+    let timeout = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 200_000_000,
+    };
+    // SAFETY: `set` is a valid sigset, the info pointer may be null, `timeout` lives.
+    let raw = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &timeout) };
+    if raw < 0 {
+        return match nix::errno::Errno::last() {
+            nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR => Ok(None),
+            source => Err(Error::Signal {
+                action: "wait for signals",
+                source,
+            }),
+        };
+    }
+    Ok(Signal::try_from(raw).ok())
 }
 
 impl Drop for Foreground {
@@ -360,6 +407,101 @@ mod tests {
         let mut cmd = Command::new("/bin/sh");
         cmd.args(["-c", "exit 3"]);
         assert_eq!(run_foreground(&sys, cmd).unwrap(), Outcome::Exited(3));
+    }
+
+    /// A shell that traps INT, TERM and HUP (exit 2, 15, 1) and touches `ready` once it has.
+    fn trapping_shell(ready: &std::path::Path) -> Command {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(
+                "trap 'exit 2' INT; trap 'exit 15' TERM; trap 'exit 1' HUP; touch \"$0\"; \
+                 while :; do sleep 0.05; done",
+            )
+            .arg(ready);
+        cmd
+    }
+
+    /// Sends `signal` to the calling thread once `ready` exists (thread-directed: other test
+    /// threads must not see it).
+    fn signal_me_when(ready: std::path::PathBuf, signal: Signal) -> std::thread::JoinHandle<()> {
+        // SAFETY: gettid and getpid have no preconditions.
+        let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
+        std::thread::spawn(move || {
+            while !ready.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            // SAFETY: tgkill with our own pid and a live thread id of ours.
+            unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, signal as i32) };
+        })
+    }
+
+    #[test]
+    fn the_first_forwarded_signal_is_reported() {
+        let sys = crate::sys::RealSys;
+        let cases = [
+            (ForwardTo::Command, Signal::SIGINT, Outcome::Exited(2)),
+            (ForwardTo::Container, Signal::SIGHUP, Outcome::Exited(1)),
+            // Whatever the signal, the container is asked to end (SIGTERM).
+            (ForwardTo::EndContainer, Signal::SIGINT, Outcome::Exited(15)),
+            (ForwardTo::EndContainer, Signal::SIGHUP, Outcome::Exited(15)),
+        ];
+        for (to, signal, want) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let ready = dir.path().join("ready");
+            let poller = signal_me_when(ready.clone(), signal);
+            let fg = Foreground::spawn(trapping_shell(&ready)).unwrap();
+            let ended = fg.wait_ended(&sys, to, &|| None).unwrap();
+            poller.join().unwrap();
+            assert_eq!(
+                ended,
+                Ended {
+                    outcome: want,
+                    forwarded: Some(signal)
+                },
+                "{to:?} {signal}"
+            );
+        }
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "exit 0"]);
+        let ended = Foreground::spawn(cmd)
+            .unwrap()
+            .wait_ended(&sys, ForwardTo::EndContainer, &|| None)
+            .unwrap();
+        assert_eq!(
+            ended,
+            Ended {
+                outcome: Outcome::Exited(0),
+                forwarded: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_stop_caught_elsewhere_is_forwarded_once() {
+        // A handler in another thread caught SIGINT (this thread blocks it): the wait sees the
+        // request and forwards it as if it had received the signal itself.
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready");
+        let asked = std::cell::Cell::new(0);
+        let stopped = || {
+            if !ready.exists() {
+                return None;
+            }
+            asked.set(asked.get() + 1);
+            Some(Signal::SIGINT)
+        };
+        let fg = Foreground::spawn(trapping_shell(&ready)).unwrap();
+        let ended = fg
+            .wait_ended(&crate::sys::RealSys, ForwardTo::Command, &stopped)
+            .unwrap();
+        assert_eq!(
+            ended,
+            Ended {
+                outcome: Outcome::Exited(2),
+                forwarded: Some(Signal::SIGINT)
+            }
+        );
+        assert_eq!(asked.get(), 1, "asked until it said stop, then not again");
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use exec::{
-    forward_target, run_foreground, Execute, Foreground, ForwardTo, Outcome, FORWARDED,
+    forward_target, run_foreground, Ended, Execute, Foreground, ForwardTo, Outcome, FORWARDED,
 };
 pub use idmap::{IdMap, IDMAP_ENV, MAX_MAPPED, SUBGID, SUBUID};
 pub use leftovers::Leftovers;

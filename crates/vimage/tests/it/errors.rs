@@ -210,49 +210,6 @@ fn hostile_image_yaml_fails_fast_with_one_line() {
 }
 
 #[test]
-fn ctrl_c_during_the_base_download_leaves_no_temp_file() {
-    if !vr_tests::e2e_ready("vimage ctrl_c_during_the_base_download") {
-        return;
-    }
-    let w = World::new();
-    let script = w.script("ok.sh", "#!/bin/sh\necho never\n");
-    let yaml = w.yaml(
-        "stall.yaml",
-        &format!(
-            "base_image_url: {}\nbase_image_name: busybox-base\nnew_image_name: stall\nscript_url: {}\n",
-            w.server.url("stall/base.tar.gz"),
-            script.display()
-        ),
-    );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vimage"))
-        .args(["build", yaml.to_str().unwrap()])
-        .current_dir(w.out())
-        .env("VR_ROOT", w.root())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let cache = w.root().join("images/busybox-base");
-    vr_tests::until(
-        std::time::Duration::from_secs(30),
-        "the download started",
-        || vr_tests::has_entry_ending(&cache, ".part"),
-    );
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    // SAFETY: kill on our own child's pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let status = vr_tests::wait_for(&mut child, std::time::Duration::from_secs(10));
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(143), "{err}");
-    assert!(
-        err.ends_with("interrupted by signal 15; nothing was kept\n"),
-        "{err}"
-    );
-    assert_eq!(w.leftovers(), Vec::<String>::new());
-    assert!(!w.out().join("stall.tar.gz").exists());
-}
-
-#[test]
 fn a_log_that_is_a_folder_is_named_and_left_alone() {
     if !vr_tests::e2e_ready("vimage log folder") {
         return;

@@ -5,7 +5,8 @@ mod build;
 mod contained;
 mod debian;
 mod errors;
-mod shell_signals;
+mod shell;
+mod signals;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,91 @@
+//! `vimage shell` (stdin from a pipe): the build's environment, nothing kept, signals passed
+//! to the shell.
+
+use crate::World;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use vr_tests::{stderr, stdout, with_stdin};
+
+#[test]
+fn shell_runs_in_the_build_environment_and_keeps_nothing() {
+    if !vr_tests::e2e_ready("vimage shell") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("unused.sh", "#!/bin/sh\ntrue\n");
+    let yaml = w.image_yaml("sh", &script, "env:\n  GREETING: \"hi there\"\n");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vimage"));
+    cmd.args(["shell", yaml.to_str().unwrap()])
+        .current_dir(w.out())
+        .env("VR_ROOT", w.root());
+    let o = with_stdin(
+        cmd,
+        "echo \"user=$(id -u) home=$HOME\"\ntouch /left-behind\nexit 4\n",
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "shell's status passes through: {}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("user=0 home=/root"),
+        "stdout: {} stderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(
+        !w.out().join("sh.tar.gz").exists(),
+        "no tarball from a shell"
+    );
+    assert_eq!(w.leftovers(), Vec::<String>::new());
+    assert!(
+        !w.root()
+            .join("images/busybox-base/contents/left-behind")
+            .exists(),
+        "the cached base is untouched"
+    );
+}
+
+#[test]
+fn signals_during_a_shell_are_the_shells_and_its_status_passes_through() {
+    if !vr_tests::e2e_ready("vimage shell signals") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("unused.sh", "#!/bin/sh\ntrue\n");
+    let yaml = w.image_yaml("shsig", &script, "");
+    for (signal, trap, status) in [(libc::SIGINT, "INT", 5), (libc::SIGTERM, "TERM", 6)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vimage"))
+            .args(["shell", yaml.to_str().unwrap()])
+            .current_dir(w.out())
+            .env("VR_ROOT", w.root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(
+            stdin,
+            "trap 'echo got-{trap}; stop=1' {trap}\necho shell-ready\n\
+             while [ -z \"$stop\" ]; do sleep 0.1; done\nexit {status}"
+        )
+        .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = out
+            .by_ref()
+            .map(|l| l.unwrap())
+            .find(|l| l == "shell-ready");
+        assert!(ready.is_some(), "the shell never started");
+        // SAFETY: kill(2) on our own unreaped child.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        let rest: Vec<String> = out.map(|l| l.unwrap()).collect();
+        let code = vr_tests::wait_for(&mut child, Duration::from_secs(60)).code();
+        drop(stdin);
+        assert_eq!(code, Some(status), "the shell's status, stdout: {rest:?}");
+        assert_eq!(rest, [format!("got-{trap}")]);
+        assert_eq!(w.leftovers(), Vec::<String>::new());
+    }
+}
