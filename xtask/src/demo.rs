@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use support::{copy, free_port, interrupt, leftovers, md5, set_keys, to_stderr};
 
 /// How many steps the demo announces.
-const STEPS: usize = 13;
+const STEPS: usize = 14;
 /// The command lines the demo runs (the docs quote them; tests/tests/docs.rs checks that).
 const VIMAGE_BUILD: &str = "vimage build image.yaml";
 const VRUN_SETUP: &str = "vrun setup proc.yaml";
@@ -31,6 +31,7 @@ const VRUN_RUN: &str = "vrun run proc.yaml";
 const VRUN_UPTEST: &str = "vrun uptest proc.yaml";
 const VRUN_UPTEST_JQ: &str = "vrun uptest proc.yaml | jq '.[] | select(.Passed|not)'";
 const VRUN_TEARDOWN: &str = "vrun teardown proc.yaml";
+const VRUN_GC: &str = "vrun gc";
 /// The container name of examples/proc.yaml without its port.
 const NAME_STEM: &str = "hello-v1-demo-5f3a9c1-web";
 /// How long the proc may take to listen, and to stop after SIGTERM.
@@ -236,7 +237,19 @@ impl Demo {
             proc_dir.display()
         );
 
-        step(13, "check that nothing of the proc is left (process, mount, cgroup), then remove the demo's temp folder");
+        step(
+            13,
+            &format!("{VRUN_GC}: remove the cached tarballs no set-up proc uses any more (what went, as JSON on stdout)"),
+        );
+        let removed = self.capture(VRUN_GC)?;
+        let build = self.root.join("builds");
+        ensure!(
+            removed.trim_start().starts_with('[')
+                && removed.contains(&*build.to_string_lossy()),
+            "vrun gc did not remove the demo's build tarball: {removed}"
+        );
+
+        step(14, "check that nothing of the proc is left (process, mount, cgroup), then remove the demo's temp folder");
         let tmp = self
             .tmp
             .as_ref()

@@ -16,6 +16,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod dir;
+mod dirlock;
 mod error;
 mod read;
 mod remove;
@@ -26,6 +27,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use dirlock::DirLock;
 pub use error::{Error, Kind, Op, Result};
 
 use rustix::fs::{Mode, OFlags};

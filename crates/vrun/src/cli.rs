@@ -45,6 +45,13 @@ pub enum Cmd {
         /// The proc.yaml.
         proc_yaml: PathBuf,
     },
+    /// Remove image trees, cached tarballs and lock files that no set-up or running proc uses;
+    /// prints what it removed as JSON.
+    Gc {
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// vuptest's options that `vrun uptest` passes on.

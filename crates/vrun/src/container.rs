@@ -41,6 +41,14 @@ impl Proc {
         Ok(self.layout.image_contents(self.cfg.image_name()?)?)
     }
 
+    /// The image tree the proc was set up on (see [`crate::pins`]): `contents`, or the tree
+    /// kept aside when `contents` was replaced since; an error saying to set it up again when
+    /// it is gone.
+    pub fn image_tree(&self) -> Result<PathBuf> {
+        let image_dir = self.layout.image_dir(self.cfg.image_name()?)?;
+        crate::pins::pinned_tree(&self.paths.dir, &image_dir, &self.name, &self.cfg.file)
+    }
+
     /// The proc's layer (`rootfs/`) as a handle that never follows a link the app planted.
     pub fn layer(&self) -> Result<vr_fs::Beneath> {
         Ok(vr_fs::Beneath::open(&self.paths.rootfs)?)
@@ -66,9 +74,8 @@ impl Proc {
             Some(map) => {
                 // The image may have been unpacked again for another map since (VR_IDMAP
                 // changed and another proc was set up): its owners would not match.
-                let contents = self.image_contents()?;
-                let image = vr_fetch::unpacked_shift(&contents);
-                if image != Some(image_shift(&map)) {
+                let contents = self.image_tree()?;
+                if !unpacked_for(&contents, &map) {
                     bail!(
                         "the image of {} ({}) is not unpacked for the id map it was set up with: run `vrun setup {}` again",
                         self.name,
@@ -105,6 +112,17 @@ pub fn stop_stale(proc: &Proc) {
             pids.join(" ")
         );
     }
+}
+
+/// Whether the image tree `tree` was unpacked for containers of `map`: for `contents`, its
+/// stamp says so; a tree kept aside has no stamp of its own, and its top folder (the
+/// tarball's root) must belong to the map's root.
+pub fn unpacked_for(tree: &Path, map: &IdMap) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if tree.file_name() == Some(std::ffi::OsStr::new(crate::pins::CONTENTS)) {
+        return vr_fetch::unpacked_shift(tree) == Some(image_shift(map));
+    }
+    std::fs::symlink_metadata(tree).is_ok_and(|m| m.is_dir() && m.uid() == map.host_uid)
 }
 
 /// How an image is unpacked for containers of `map`: owners shifted by its bases.

@@ -10,8 +10,10 @@
 
 pub mod cli;
 pub mod container;
+pub mod gc;
 mod lock;
 pub mod oom;
+pub mod pins;
 pub mod run;
 pub mod setup;
 pub mod uptester;

@@ -5,7 +5,7 @@
 use clap::Parser;
 use std::process::ExitCode;
 use vrun::cli::{Cli, Cmd};
-use vrun::{run, setup, Exit, Failure};
+use vrun::{gc, run, setup, Exit, Failure};
 
 fn verb(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
@@ -14,11 +14,12 @@ fn verb(cli: Cli) -> Result<Exit, Failure> {
         Cmd::Uptest { proc_yaml, flags } => run::uptest(&proc_yaml, &flags),
         Cmd::Teardown { proc_yaml } => setup::teardown(&proc_yaml),
         Cmd::Shell { proc_yaml } => run::shell(&proc_yaml),
+        Cmd::Gc { dry_run } => gc::run(dry_run),
     }
 }
 
 /// The commands, for usage errors.
-const COMMANDS: &str = "setup, run, uptest, teardown, shell";
+const COMMANDS: &str = "setup, run, uptest, teardown, shell, gc";
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

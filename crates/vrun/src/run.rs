@@ -47,7 +47,9 @@ pub fn run(file: &Path) -> Result<Exit, Failure> {
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::IfThere)?;
     set_up(&proc).map_err(not_started)?;
     container::stop_stale(&proc);
-    let config_text = proc.read_config().map_err(not_started)?;
+    let (config_text, tree) = follow_image(&proc).map_err(not_started)?;
+    // Held while the proc runs: `vrun gc` never removes the image under it.
+    let _tree = hold(&tree).map_err(not_started)?;
     // Never start a proc of an older vrun's setup: it would run without a user namespace.
     let map = proc.idmap_of_config(&config_text).map_err(not_started)?;
     // LXC names its command socket after the lxcpath: a fresh random one per start, so no
@@ -100,6 +102,32 @@ pub fn run(file: &Path) -> Result<Exit, Failure> {
     Ok(Exit::Status(outcome.code()))
 }
 
+/// The proc's `proc.lxc`, pointed again at the image tree the proc was set up on when that
+/// tree has moved aside since (another setup replaced `images/<image_name>/contents`): a proc
+/// restarts on its own image, never silently on a new one.
+fn follow_image(proc: &Proc) -> Result<(String, PathBuf)> {
+    let text = proc.read_config()?;
+    let tree = proc.image_tree()?;
+    let image_dir = proc.layout.image_dir(proc.cfg.image_name()?)?;
+    match crate::pins::with_image_layer(&text, &image_dir, &tree) {
+        Some(moved) => {
+            container::write_atomic(&proc.paths.lxc_config, &moved, 0o644)?;
+            eprintln!(
+                "vrun: {}: its image was replaced since setup; it runs on the one it was set up on, kept at {}",
+                proc.name,
+                tree.display()
+            );
+            Ok((moved, tree))
+        }
+        None => Ok((text, tree)),
+    }
+}
+
+/// Holds the image tree `tree` shared (see [`crate::gc`]).
+fn hold(tree: &Path) -> Result<vr_fs::DirLock> {
+    vr_fs::DirLock::shared(tree).with_context(|| format!("cannot lock {}", tree.display()))
+}
+
 /// [`volumes::check_volume_source`] for every writable bind of a rendered config.
 fn check_binds(proc: &Proc, config_text: &str, map: &vr_lxc::IdMap) -> Result<()> {
     let vr_root = std::fs::canonicalize(&proc.layout.root)
@@ -143,7 +171,8 @@ fn run_beside(
     // The proc's files carry the ids of the map it was set up with.
     let map = proc.set_up_idmap()?;
     volumes::check_volumes(proc, &map)?;
-    let contents = proc.image_contents()?;
+    let contents = proc.image_tree()?;
+    let _tree = hold(&contents)?;
     let user = container::resolve_user(&proc.cfg, &contents, &map)?;
     for (tool, _) in tools {
         vr_lxc::host::check_reachable(tool, &map)
@@ -356,7 +385,7 @@ pub fn shell_for(proc_rootfs: &Path, contents: &Path) -> &'static str {
 pub fn shell(file: &Path) -> Result<Exit, Failure> {
     let proc = Proc::load(file)?;
     set_up(&proc)?;
-    let shell = shell_for(&proc.paths.rootfs, &proc.image_contents()?);
+    let shell = shell_for(&proc.paths.rootfs, &proc.image_tree()?);
     let script = vr_proc::proc_sh(
         &format!("exec {shell}"),
         proc.cfg.port().map_err(anyhow::Error::from)?,

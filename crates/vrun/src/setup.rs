@@ -10,6 +10,7 @@
 
 use crate::container::{self, Proc};
 use crate::lock::{self, Use};
+use crate::pins::{self, Uses};
 use crate::{volumes, Exit, Failure};
 use anyhow::{Context, Result};
 use std::ffi::OsStr;
@@ -184,7 +185,9 @@ fn do_setup(
     for dir in [&proc.layout.procs_dir(), &proc.paths.dir] {
         vr_lxc::host::passage(dir, &map)?;
     }
-    let contents = ensure_image(proc, keys, &map, &progress)?;
+    // From picking the image tree and tarballs until they are recorded, `vrun gc` waits.
+    let _gc = crate::gc::lock(&proc.layout.root, false)?;
+    let (contents, image_md5) = ensure_image(proc, keys, &map, &progress)?;
     let user = container::resolve_user(cfg, &contents, &map)?;
     let app_owner = map
         .to_host(user)
@@ -256,20 +259,40 @@ fn do_setup(
     volumes::check_volumes(proc, &map)?;
     let config = container::proc_container(proc, user, &contents, map)?;
     let config_text = container::render_for_host(&config)?;
+    let uses = Uses {
+        image_name: keys.image_name.to_string(),
+        image_md5,
+        image_tarball: proc.layout.image_tarball(keys.image_name, keys.image_url)?,
+        build_tarball,
+    };
     stop.check()?;
-    commit(proc, &map, staging.path(), &plan, &config_text)
+    commit(proc, &map, staging.path(), &plan, &config_text, &uses)
 }
 
-/// Fetches and unpacks the proc's image (shared by every proc on it) and returns its tree.
+/// Fetches and unpacks the proc's image (shared by every proc on it) and returns its tree
+/// and the md5 of the tarball it came from. An `image_md5` naming a tree kept aside (the
+/// image was replaced since) uses that tree.
 fn ensure_image(
     proc: &Proc,
     keys: SetupKeys<'_>,
     map: &IdMap,
     progress: &TerminalProgress,
-) -> Result<PathBuf> {
+) -> Result<(PathBuf, String)> {
     let image_name = keys.image_name;
     let image_tarball = proc.layout.image_tarball(image_name, keys.image_url)?;
     let contents = proc.image_contents()?;
+    let image_dir = proc.layout.image_dir(image_name)?;
+    if let Some(md5) = proc.cfg.image_md5.as_deref() {
+        let kept = pins::find_tree(&image_dir, md5)
+            .filter(|tree| *tree != contents && container::unpacked_for(tree, map));
+        if let Some(tree) = kept {
+            eprintln!(
+                "vrun: image {image_name} with md5 {md5} is kept at {}: using it",
+                tree.display()
+            );
+            return Ok((tree, md5.to_ascii_lowercase()));
+        }
+    }
     let image = vr_fetch::ensure_unpacked(
         keys.image_url,
         &image_tarball,
@@ -298,12 +321,14 @@ fn ensure_image(
         if let Some(old) = retired {
             eprintln!(
                 "vrun: the image {image_name} unpacked from another tarball stays at {} for \
-                 procs still running on it; remove it once they are gone",
+                 procs set up on it; `vrun gc` removes it once none is left",
                 old.display()
             );
         }
     }
-    Ok(contents)
+    let md5 = pins::tree_md5(&contents)
+        .with_context(|| format!("{} has no md5 stamp", contents.display()))?;
+    Ok((contents, md5))
 }
 
 /// What the commit changed, to put back should a later step fail.
@@ -312,6 +337,8 @@ struct Undo {
     swapped: bool,
     /// The layer files as they were.
     files: Vec<Previous>,
+    /// The previous record of what the proc uses.
+    uses: Option<String>,
 }
 
 /// A layer file as it was before the commit.
@@ -326,7 +353,14 @@ struct Previous {
 }
 
 /// Puts the staged build, the planned files and the config in place.
-fn commit(proc: &Proc, map: &IdMap, staging: &Path, plan: &Plan, config_text: &str) -> Result<()> {
+fn commit(
+    proc: &Proc,
+    map: &IdMap,
+    staging: &Path,
+    plan: &Plan,
+    config_text: &str,
+    uses: &Uses,
+) -> Result<()> {
     let previous = std::fs::read_to_string(&proc.paths.lxc_config).ok();
     if layer_outdated(previous.as_deref()) {
         clear_layer(proc)?;
@@ -345,20 +379,21 @@ fn commit(proc: &Proc, map: &IdMap, staging: &Path, plan: &Plan, config_text: &s
     let mut undo = Undo {
         swapped: false,
         files: Vec::new(),
+        uses: std::fs::read_to_string(proc.paths.dir.join(pins::USES_FILE)).ok(),
     };
     let done = commit_steps(
         proc,
         &layer,
         &staged,
         plan,
-        config_text,
+        (config_text, uses),
         map.root(),
         &mut undo,
     );
     let Err(err) = done else {
         return Ok(());
     };
-    match roll_back(&layer, &staged, undo) {
+    match roll_back(proc, &layer, &staged, undo) {
         Ok(()) => Err(err),
         Err(rollback) => Err(err.context(format!(
             "and putting the previous setup back failed too: {rollback:#}"
@@ -371,7 +406,7 @@ fn commit_steps(
     layer: &vr_fs::Beneath,
     staged: &vr_fs::Beneath,
     plan: &Plan,
-    config_text: &str,
+    (config_text, uses): (&str, &Uses),
     root: (u32, u32),
     undo: &mut Undo,
 ) -> Result<()> {
@@ -403,12 +438,25 @@ fn commit_steps(
         vr_lxc::SECCOMP_PROFILE,
         0o644,
     )?;
+    container::write_atomic(&proc.paths.dir.join(pins::USES_FILE), &uses.render(), 0o644)?;
     // Last: until this rename the previous config (and so the previous setup) is in force.
     container::write_atomic(&proc.paths.lxc_config, config_text, 0o644)
 }
 
-/// Puts back the previous build and layer files after a failed commit.
-fn roll_back(layer: &vr_fs::Beneath, staged: &vr_fs::Beneath, undo: Undo) -> Result<()> {
+/// Puts back the previous build, layer files and record after a failed commit.
+fn roll_back(
+    proc: &Proc,
+    layer: &vr_fs::Beneath,
+    staged: &vr_fs::Beneath,
+    undo: Undo,
+) -> Result<()> {
+    let record = proc.paths.dir.join(pins::USES_FILE);
+    match &undo.uses {
+        Some(text) => container::write_atomic(&record, text, 0o644)?,
+        None => {
+            let _ = std::fs::remove_file(&record);
+        }
+    }
     if undo.swapped {
         layer.swap_in(Path::new("app"), staged, OsStr::new("app"))?;
     } else if layer.entry_kind(Path::new("app"))?.is_some() {
