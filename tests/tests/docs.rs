@@ -271,7 +271,7 @@ fn every_command_and_option_is_documented() {
     let cases = [
         ("vrun", "docs/vrun.md", 6),
         ("vimage", "docs/vimage.md", 2),
-        ("vuptest", "docs/vuptest.md", 5),
+        ("vuptest", "docs/vuptest.md", 6),
     ];
     for (tool, page, count) in cases {
         let items = help_items(tool);

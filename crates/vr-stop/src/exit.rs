@@ -173,7 +173,7 @@ pub const TABLE: &[Meaning] = &[
         tool: Vuptest,
         status: "128+N",
         verbs: "-",
-        meaning: "vuptest was stopped by signal N (130 after Ctrl-C): the running uptest and every process it started are killed",
+        meaning: "vuptest was stopped by signal N (130 after Ctrl-C): the running uptest and every process it started are killed; stdout holds the JSON array of the uptests that had finished",
     },
 ];
 

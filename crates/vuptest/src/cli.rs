@@ -12,12 +12,13 @@ use std::time::Duration;
 /// Runs each entry of FOLDER whose name does not start with '.', in byte-wise name order, one
 /// at a time, as `<file> HOST PORT`, capturing stdout and stderr together. Prints exactly one
 /// line on stdout: a JSON array of {"Name", "Output", "Passed", "DurationMs", "ExitCode",
-/// "TimedOut", "Truncated", "Attempts"} ([] for an empty FOLDER). Each uptest runs in its own
-/// process group; when it ends (or times out), anything left in that group is killed.
+/// "TimedOut", "Truncated", "Attempts"} ([] for an empty FOLDER), each element written as soon
+/// as its uptest is done. When an uptest ends (or times out), every process it started is
+/// killed, including those that left its process group (setsid, daemons).
 ///
 /// Exit status: 0 when the JSON was printed, even if uptests failed (1 instead with --fail);
 /// 2 for wrong arguments or an unreadable FOLDER (one line on stderr, nothing on stdout);
-/// 128+N after signal N.
+/// 128+N after signal N (the array then holds the uptests that finished before it).
 #[derive(Debug, Parser)]
 #[command(name = "vuptest", version, about, long_about)]
 pub struct Cli {
@@ -33,8 +34,9 @@ pub struct Cli {
     /// Exit with status 1 when any uptest failed (the JSON is printed all the same)
     #[arg(long)]
     pub fail: bool,
-    /// Readiness mode: rerun the failing uptests every --interval until all pass or this many
-    /// seconds have passed; each result is the last attempt
+    /// Readiness mode: rerun a failing uptest every --interval until it passes or this many
+    /// seconds (from the start) have passed, then go on to the next; each result is the last
+    /// attempt
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     pub retry_for: Option<Duration>,
     /// Pause between reruns with --retry-for
@@ -43,6 +45,10 @@ pub struct Cli {
     /// Keep at most this many bytes of each uptest's output (the end of it)
     #[arg(long, value_name = "BYTES", default_value_t = tail::DEFAULT_CAP)]
     pub max_output: usize,
+    /// Keep at most this many bytes of output for all uptests together; once they are used
+    /// up, later outputs are cut too
+    #[arg(long, value_name = "BYTES", default_value_t = tail::DEFAULT_TOTAL_CAP)]
+    pub max_total_output: usize,
 }
 
 /// Seconds as a decimal number (`60`, `0.5`), zero allowed.
@@ -102,6 +108,7 @@ mod tests {
         assert_eq!(cli.timeout, Duration::from_secs(60));
         assert_eq!(cli.interval, Duration::from_secs(1));
         assert_eq!(cli.max_output, 1 << 20);
+        assert_eq!(cli.max_total_output, 16 << 20);
         assert!(!cli.fail);
     }
 

@@ -6,8 +6,13 @@
 //! after which the whole group gets SIGKILL. When the uptest has exited but something it
 //! started still holds the pipe open, it waits a short grace period, then kills the group and
 //! stops reading; whatever is left in the group when the uptest ends is killed too.
+//!
+//! With a [`Reaper`] (the `vuptest` binary), every kill also sweeps the processes that left
+//! the group (`setsid`, daemons): they are vuptest's descendants, and all of them die. The
+//! pipe is never waited on for long: a holder outside vuptest's reach (one handed the fd
+//! through a socket) costs at most [`KILL_DRAIN`].
 
-use crate::signals;
+use crate::reaper::{pidfd_open, Reaper};
 use crate::tail::{Captured, Tail};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -17,19 +22,21 @@ use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, Pid};
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use vr_stop::Stop;
 
 mod spawn_error;
 pub use spawn_error::describe_spawn_error;
 
 /// How long to keep reading after the uptest exited while its children still hold the pipe.
 const EXIT_GRACE: Duration = Duration::from_millis(200);
-/// How long to keep reading after killing the group before giving up on the pipe (a process
-/// that left the group with setsid may still hold it).
+/// How long to keep reading after the kill before giving up on the pipe (a process outside
+/// the group may still hold it: one that left it with setsid when there is no [`Reaper`], or
+/// one outside vuptest's tree that was handed the fd).
 const KILL_DRAIN: Duration = Duration::from_millis(500);
 /// How long an uptest may outlive a SIGINT/SIGTERM/SIGHUP forwarded to it.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
@@ -74,9 +81,9 @@ pub struct Attempt {
 
 /// Runs one uptest. The real one is [`Process`]; tests use a fake.
 pub trait Launcher {
-    /// Runs `path` with `args` and reports how it went. Never fails: a test that cannot be
-    /// started is an [`Outcome::NotStarted`].
-    fn launch(&mut self, path: &Path, args: &[&OsStr]) -> Attempt;
+    /// Runs `path` with `args`, keeping the last `max_output` bytes of its output, and reports
+    /// how it went. Never fails: a test that cannot be started is an [`Outcome::NotStarted`].
+    fn launch(&mut self, path: &Path, args: &[&OsStr], max_output: usize) -> Attempt;
 
     /// The terminating signal received so far, if any: no further uptest is started.
     fn interrupted(&self) -> Option<i32> {
@@ -89,14 +96,18 @@ pub trait Launcher {
 pub struct Process {
     /// Per-attempt timeout.
     pub timeout: Duration,
-    /// Output bytes kept per attempt.
-    pub max_output: usize,
+    /// Set by SIGINT, SIGTERM or SIGHUP: the running uptest gets a moment to end, then is
+    /// killed, and [`Launcher::interrupted`] says so.
+    pub stop: Stop,
+    /// Kills and reaps every descendant after each uptest; `None`: only its process group is
+    /// killed (for callers with other children, such as a test harness).
+    pub reaper: Option<Reaper>,
 }
 
 impl Launcher for Process {
-    fn launch(&mut self, path: &Path, args: &[&OsStr]) -> Attempt {
+    fn launch(&mut self, path: &Path, args: &[&OsStr], max_output: usize) -> Attempt {
         let start = Instant::now();
-        let (outcome, output) = match self.run(path, args, start, true) {
+        let (outcome, output) = match self.run(path, args, max_output, start, true) {
             Ok(done) => done,
             Err(reason) => (Outcome::NotStarted(reason), Captured::default()),
         };
@@ -108,7 +119,7 @@ impl Launcher for Process {
     }
 
     fn interrupted(&self) -> Option<i32> {
-        signals::received()
+        self.stop.signal()
     }
 }
 
@@ -117,6 +128,7 @@ impl Process {
         &self,
         path: &Path,
         args: &[&OsStr],
+        max_output: usize,
         start: Instant,
         use_pidfd: bool,
     ) -> Result<(Outcome, Captured), String> {
@@ -143,10 +155,14 @@ impl Process {
         let pid = Pid::from_raw(child.id() as i32);
         // The child is reaped below with waitpid; std's handle is not needed any more.
         drop(child);
-        signals::set_current_group(Some(pid.as_raw()));
-        let pidfd = if use_pidfd { pidfd_open(pid) } else { None };
-        let result = self.supervise(pid, pidfd, out_r, start);
-        signals::set_current_group(None);
+        vr_stop::forward_to_group(Some(pid.as_raw()));
+        let pidfd = if use_pidfd {
+            pidfd_open(pid.as_raw())
+        } else {
+            None
+        };
+        let result = self.supervise(pid, pidfd, out_r, Tail::new(max_output), start);
+        vr_stop::forward_to_group(None);
         Ok(result)
     }
 
@@ -157,11 +173,13 @@ impl Process {
         pid: Pid,
         pidfd: Option<OwnedFd>,
         out: OwnedFd,
+        mut tail: Tail,
         start: Instant,
     ) -> (Outcome, Captured) {
         let mut deadline = start + self.timeout;
         let mut interrupted_at: Option<Instant> = None;
-        let mut tail = Tail::new(self.max_output);
+        // The uptest's status once a sweep has reaped it.
+        let mut reaped: Option<WaitStatus> = None;
         let mut buf = vec![0u8; 64 * 1024];
         let mut out = Some(out);
         let mut exited_at: Option<Instant> = None;
@@ -170,19 +188,19 @@ impl Process {
 
         loop {
             let now = Instant::now();
-            if signals::received().is_some() {
+            if self.stop.signal().is_some() {
                 // The signal was forwarded to the group; one that ignores it gets SIGKILL.
                 let seen = *interrupted_at.get_or_insert(now);
                 deadline = deadline.min(seen + INTERRUPT_GRACE);
             }
             if exited_at.is_none() && !timed_out && now >= deadline {
-                kill_group(pid);
+                self.kill_all(pid, &mut reaped);
                 timed_out = true;
                 killed_at = Some(now);
             }
             if let (Some(exited), true) = (exited_at, out.is_some()) {
                 if killed_at.is_none() && now >= exited + EXIT_GRACE {
-                    kill_group(pid);
+                    self.kill_all(pid, &mut reaped);
                     killed_at = Some(now);
                 }
                 if killed_at.is_some_and(|k| now >= k + KILL_DRAIN) {
@@ -249,11 +267,12 @@ impl Process {
             }
         }
 
-        // The uptest is a zombie now, so its pid (the group id) cannot be reused yet: kill
-        // whatever it left in its group, then reap it.
-        kill_group(pid);
-        let status = reap(pid);
-        reap_strays();
+        // Kill whatever it left behind, then reap it (unless a sweep already did).
+        self.kill_all(pid, &mut reaped);
+        let status = match reaped {
+            Some(status) => outcome_of(status),
+            None => reap(pid),
+        };
         let outcome = if timed_out {
             Outcome::TimedOut {
                 after: self.timeout,
@@ -262,6 +281,21 @@ impl Process {
             status
         };
         (outcome, tail.finish())
+    }
+
+    /// SIGKILLs the uptest's process group and, with a reaper, every other process it started;
+    /// records the uptest's status in `reaped` when the sweep reaps it.
+    fn kill_all(&self, pid: Pid, reaped: &mut Option<WaitStatus>) {
+        // Until the uptest is reaped its pid (the group id) cannot be reused: the group kill
+        // hits only what it left in its group. After that, only the sweep is safe.
+        if reaped.is_none() {
+            kill_group(pid);
+        }
+        if let Some(reaper) = &self.reaper {
+            if let Some(status) = reaper.sweep(pid) {
+                *reaped = Some(status);
+            }
+        }
     }
 }
 
@@ -295,37 +329,22 @@ fn has_exited(pid: Pid) -> bool {
 fn reap(pid: Pid) -> Outcome {
     loop {
         match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => return Outcome::Exited(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Outcome::Signaled(sig as i32),
+            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
+                return outcome_of(status)
+            }
             Ok(_) | Err(Errno::EINTR) => continue,
             Err(e) => return Outcome::NotStarted(format!("cannot wait for the uptest: {e}")),
         }
     }
 }
 
-/// When vuptest is PID 1 (a container without an init), orphans of the uptests are re-parented
-/// to it: reap those that finished so none stay zombies. Elsewhere this does nothing, so it
-/// never takes the status of another thread's child.
-fn reap_strays() {
-    if std::process::id() != 1 {
-        return;
+/// The outcome of a final wait status.
+fn outcome_of(status: WaitStatus) -> Outcome {
+    match status {
+        WaitStatus::Exited(_, code) => Outcome::Exited(code),
+        WaitStatus::Signaled(_, sig, _) => Outcome::Signaled(sig as i32),
+        other => Outcome::NotStarted(format!("cannot wait for the uptest: {other:?}")),
     }
-    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-        if status == WaitStatus::StillAlive {
-            break;
-        }
-    }
-}
-
-/// A pidfd for `pid` (Linux 5.3+), polled for the child's exit; `None` where unavailable.
-fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is passed.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: the syscall returned a fresh fd that nothing else owns (pidfds are CLOEXEC).
-    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 #[cfg(test)]

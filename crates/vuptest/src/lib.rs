@@ -7,24 +7,33 @@
 //! - [`exec::Process`] runs one uptest as `<path> HOST PORT` in its own process group, with
 //!   stdout and stderr on one pipe (so they interleave as written), a bounded [`tail::Tail`] of
 //!   that output, and a timeout that kills the whole group.
-//! - [`runner::run_all`] decides what runs when (one attempt each, or reruns of the failing ones
-//!   until a deadline) through the [`exec::Launcher`] and [`runner::Clock`] seams, so those
-//!   decisions are unit-tested without real processes or real time.
-//! - [`report::UptestResult`] is the JSON contract: `Name`, `Output`, `Passed`, then the extras.
+//! - [`reaper::Reaper`] kills what the group kill misses: vuptest is a child subreaper, and
+//!   after each uptest every process below it (`setsid` escapees, daemons) is killed and reaped.
+//! - [`runner::run_all`] decides what runs when (one attempt each, or reruns of a failing one
+//!   until a deadline) and hands each result on as soon as it is final, with a total output
+//!   budget, through the [`exec::Launcher`] and [`runner::Clock`] seams, so those decisions are
+//!   unit-tested without real processes or real time.
+//! - [`report::UptestResult`] is the JSON contract: `Name`, `Output`, `Passed`, then the extras;
+//!   [`array::JsonArray`] writes them one by one as one JSON array.
 //!
-//! The library never prints; the `vuptest` binary writes the one JSON line. It uses no NSS
-//! (no user or host name lookups), so a statically linked build runs in any image.
+//! The library never prints and never touches signal dispositions (the binary installs
+//! [`vr_stop::Stop`] and hands it to [`exec::Process`]); the `vuptest` binary writes the one
+//! JSON line. It uses no NSS (no user or host name lookups), so a statically linked build runs
+//! in any image.
 
+pub mod array;
 pub mod cli;
 pub mod exec;
 pub mod folder;
+pub mod reaper;
 pub mod report;
 pub mod runner;
-pub mod signals;
 pub mod tail;
 
+pub use array::JsonArray;
 pub use exec::{Attempt, Launcher, Outcome, Process};
 pub use folder::{Entry, FolderError};
+pub use reaper::Reaper;
 pub use report::UptestResult;
-pub use runner::{run_all, Clock, Interrupted, RunOptions, SystemClock};
+pub use runner::{run_all, Clock, RunError, RunOptions, Summary, SystemClock};
 pub use tail::{Captured, Tail};

@@ -1,19 +1,12 @@
 //! vuptest: runs every uptest in FOLDER as `<file> HOST PORT` and prints one JSON array.
 use anyhow::{Context, Result};
 use clap::Parser;
-use std::io::{self, Write};
+use std::io;
 use std::process::ExitCode;
+use vr_stop::{Exit, Stop};
 use vuptest::cli::Cli;
-use vuptest::{folder, runner, signals, Process, RunOptions, SystemClock, UptestResult};
-
-/// Exit status: the JSON was printed (whether or not the uptests passed, unless `--fail`).
-const EXIT_OK: u8 = 0;
-/// Exit status with `--fail` when at least one uptest failed.
-const EXIT_FAILED: u8 = 1;
-/// Exit status for wrong arguments, an unreadable folder, or an unexpected error.
-const EXIT_ERROR: u8 = 2;
-/// Exit status after a terminating signal N is 128 + N (130 after SIGINT).
-const EXIT_SIGNAL_BASE: u8 = 128;
+use vuptest::runner::{self, RunError};
+use vuptest::{folder, reaper, JsonArray, Process, Reaper, RunOptions, SystemClock};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -21,10 +14,10 @@ fn main() -> ExitCode {
         Err(err) => return usage_error(&err),
     };
     match run(cli) {
-        Ok(code) => code,
+        Ok(exit) => exit.into(),
         Err(err) => {
             eprintln!("vuptest: {err:#}");
-            ExitCode::from(EXIT_ERROR)
+            Exit::Error.into()
         }
     }
 }
@@ -38,13 +31,13 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     ) {
         let _ = err.print();
-        return ExitCode::from(EXIT_OK);
+        return Exit::Ok.into();
     }
     eprintln!(
         "vuptest: {}; try 'vuptest --help'",
         one_line(&err.render().to_string())
     );
-    ExitCode::from(EXIT_ERROR)
+    Exit::Error.into()
 }
 
 /// Clap's multi-line error as one line, without the usage and the "error:" prefix.
@@ -59,47 +52,56 @@ fn one_line(text: &str) -> String {
         .join(" ")
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+const WRITE_ERROR: &str = "cannot write the results to stdout";
+
+fn run(cli: Cli) -> Result<Exit> {
     let entries = folder::list(&cli.folder)?;
-    signals::install().context("cannot install signal handlers")?;
+    let stop = Stop::install().context("cannot install signal handlers")?;
+    if let Err(err) = reaper::become_subreaper() {
+        // Still kills the uptests' groups and what stays below vuptest; only orphans escape.
+        eprintln!("vuptest: warning: cannot become a child subreaper ({err}): processes that leave an uptest's process group and lose their parent may survive it");
+    }
     let opts = RunOptions {
         host: cli.host,
         port: cli.port,
         retry_for: cli.retry_for,
         interval: cli.interval,
+        max_output: cli.max_output,
+        max_total_output: cli.max_total_output,
     };
     let mut launcher = Process {
         timeout: cli.timeout,
-        max_output: cli.max_output,
+        stop,
+        // Made before the first uptest starts: whatever is already below vuptest is spared.
+        reaper: Some(Reaper::for_this_process()),
     };
-    let results = match runner::run_all(&entries, &opts, &mut launcher, &mut SystemClock) {
-        Ok(results) => results,
-        Err(interrupted) => {
+    let mut out = JsonArray::start(io::BufWriter::new(io::stdout().lock())).context(WRITE_ERROR)?;
+    let ran = runner::run_all(
+        &entries,
+        &opts,
+        &mut launcher,
+        &mut SystemClock,
+        &mut |result| out.push(result),
+    );
+    let exit = match ran {
+        Ok(summary) if cli.fail && summary.failed > 0 => Exit::Failed,
+        Ok(_) => Exit::Ok,
+        // Still closed below: stdout stays one JSON array, of the uptests that finished.
+        Err(RunError::Interrupted(interrupted)) => {
             eprintln!("vuptest: {interrupted}");
-            let sig = u8::try_from(interrupted.0).unwrap_or(0);
-            return Ok(ExitCode::from(EXIT_SIGNAL_BASE.saturating_add(sig)));
+            interrupted.exit()
         }
+        Err(RunError::Write(err)) => return Err(err).context(WRITE_ERROR),
     };
-    match print_json(&results) {
-        Ok(()) => {}
-        // A reader that went away (`| head -c0`) is not our failure.
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(err) => return Err(err).context("cannot write the results to stdout"),
+    match out.finish() {
+        Ok(_) => Ok(exit),
+        // After a signal, its status says more than the failed write.
+        Err(err) if matches!(exit, Exit::Signal(_)) => {
+            eprintln!("vuptest: {WRITE_ERROR}: {err}");
+            Ok(exit)
+        }
+        Err(err) => Err(err).context(WRITE_ERROR),
     }
-    let failed = results.iter().any(|r| !r.passed);
-    Ok(ExitCode::from(if cli.fail && failed {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }))
-}
-
-/// Writes the results as one JSON line.
-fn print_json(results: &[UptestResult]) -> io::Result<()> {
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    serde_json::to_writer(&mut out, results)?;
-    out.write_all(b"\n")?;
-    out.flush()
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 /// Default number of output bytes kept per uptest (1 MiB).
 pub const DEFAULT_CAP: usize = 1 << 20;
+/// Default number of output bytes kept for all uptests together (16 MiB).
+pub const DEFAULT_TOTAL_CAP: usize = 16 << 20;
 
 /// Collects the last `cap` bytes written to it.
 #[derive(Debug)]

@@ -57,11 +57,12 @@ fn outcomes_with_and_without_pidfd() {
             fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
             let launcher = Process {
                 timeout: *timeout,
-                max_output: 1024,
+                stop: Stop::new(),
+                reaper: None,
             };
             let args = [OsStr::new("h"), OsStr::new("80")];
             let (got, captured) = launcher
-                .run(&script, &args, Instant::now(), use_pidfd)
+                .run(&script, &args, 1024, Instant::now(), use_pidfd)
                 .unwrap();
             assert_eq!(got, *outcome, "{body} (pidfd {use_pidfd})");
             assert_eq!(
@@ -87,9 +88,10 @@ fn a_missing_file_is_not_started() {
     let dir = tempfile::tempdir().unwrap();
     let mut launcher = Process {
         timeout: Duration::from_secs(5),
-        max_output: 1024,
+        stop: Stop::new(),
+        reaper: None,
     };
-    let attempt = launcher.launch(&dir.path().join("gone"), &[]);
+    let attempt = launcher.launch(&dir.path().join("gone"), &[], 1024);
     assert_eq!(
         attempt.outcome,
         Outcome::NotStarted("cannot start gone: No such file or directory (os error 2)".into())

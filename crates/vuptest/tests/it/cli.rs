@@ -25,6 +25,7 @@ fn help_and_version_go_to_stdout() {
         "--retry-for",
         "--interval",
         "--max-output",
+        "--max-total-output",
     ] {
         assert!(out.contains(flag), "help lacks {flag}: {out}");
     }

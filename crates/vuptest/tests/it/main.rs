@@ -3,8 +3,10 @@
 
 mod cli;
 mod compat;
+mod escape;
 mod run;
 mod static_bin;
+mod stream;
 
 use serde_json::Value;
 use std::fs;
