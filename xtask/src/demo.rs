@@ -244,8 +244,7 @@ impl Demo {
         let removed = self.capture(VRUN_GC)?;
         let build = self.root.join("builds");
         ensure!(
-            removed.trim_start().starts_with('[')
-                && removed.contains(&*build.to_string_lossy()),
+            removed.trim_start().starts_with('[') && removed.contains(&*build.to_string_lossy()),
             "vrun gc did not remove the demo's build tarball: {removed}"
         );
 

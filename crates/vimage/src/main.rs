@@ -36,6 +36,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Loads the image.yaml, saying which unknown keys look like typos.
+fn load(image_yaml: &std::path::Path) -> anyhow::Result<ImageConfig> {
+    let cfg = ImageConfig::load(image_yaml)?;
+    for warning in &cfg.warnings {
+        eprintln!("vimage: warning: {warning}");
+    }
+    Ok(cfg)
+}
+
 fn run(cli: Cli) -> anyhow::Result<Exit> {
     let layout = Layout::from_env(std::env::var_os("VR_ROOT"));
     let report = Stderr {
@@ -46,7 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     let stop = Stop::install().context("cannot install signal handlers")?;
     match cli.command {
         Command::Build { image_yaml } => {
-            let cfg = ImageConfig::load(&image_yaml)?;
+            let cfg = load(&image_yaml)?;
             vimage::ns::private_mount_namespace()?;
             let out_dir = std::env::current_dir().context("cannot read the current directory")?;
             let built = build::build(&cfg, &layout, &out_dir, &report, stop)?;
@@ -80,7 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Shell { image_yaml } => {
-            let cfg = ImageConfig::load(&image_yaml)?;
+            let cfg = load(&image_yaml)?;
             vimage::ns::private_mount_namespace()?;
             let outcome = build::shell(&cfg, &layout, &report, stop)?;
             Ok(Exit::Status(outcome.code()))

@@ -26,6 +26,8 @@ pub struct ImageConfig {
     pub new_image_md5: Option<String>,
     /// `env` for the script: scalar values as strings; keys are valid shell names.
     pub env: BTreeMap<String, String>,
+    /// Unknown keys that look like typos of known ones: for the caller to print.
+    pub warnings: Vec<String>,
 }
 
 const KEYS: &[KeySpec] = &[
@@ -48,6 +50,10 @@ impl ImageConfig {
     /// Parses `text`, the content of the image.yaml `file` (named in errors).
     pub fn parse(file: &Path, text: &str) -> Result<ImageConfig> {
         let mut f = yaml::parse_fields(file, text, KEYS)?;
+        let warnings = crate::typos::warnings(f.unknown(), KEYS)
+            .into_iter()
+            .map(|w| format!("{}: {w}", file.display()))
+            .collect();
         let mut required = |key: &'static str| {
             f.text(key)
                 .filter(|v| !v.is_empty())
@@ -82,6 +88,7 @@ impl ImageConfig {
             base_image_md5: f.text("base_image_md5"),
             new_image_md5: f.text("new_image_md5"),
             env: f.env("env"),
+            warnings,
         })
     }
 }

@@ -19,6 +19,7 @@ mod procfile;
 mod read;
 mod render;
 mod settings;
+mod typos;
 mod users;
 mod yaml;
 

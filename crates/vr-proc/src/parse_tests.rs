@@ -105,6 +105,7 @@ fn every_key() {
         app_repo_type: s("git"),
         buildpack_url: s("https://example.com/bp.git"),
         buildpack_version: s("1.0.0"),
+        warnings: vec![],
     };
     assert_eq!(cfg, want);
     assert_eq!(
@@ -347,6 +348,7 @@ fn image_yaml() {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            warnings: vec![],
         }
     );
     let cases: Vec<(String, &str)> = vec![
@@ -369,4 +371,26 @@ fn image_yaml() {
     assert!(matches!(ImageConfig::load(&file), Err(Error::Read { .. })));
     std::fs::write(&file, IMAGE).unwrap();
     assert_eq!(ImageConfig::load(&file).unwrap().new_image_name, "new");
+}
+
+#[test]
+fn typos_of_keys_are_warned_about() {
+    let cfg = parse("cmd: x\nmem_limt: 64M\npots_limit: 3\nextra_key: 1\n").unwrap();
+    assert_eq!(
+        cfg.warnings,
+        [
+            "proc.yaml: unknown key mem_limt, did you mean mem_limit?",
+            "proc.yaml: unknown key pots_limit, did you mean pids_limit?"
+        ]
+    );
+    assert_eq!(cfg.mem_limit, None, "a typo is not read as the key");
+    let img = ImageConfig::parse(
+        Path::new("img.yaml"),
+        &format!("{IMAGE}base_image_md: abc\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        img.warnings,
+        ["img.yaml: unknown key base_image_md, did you mean base_image_md5?"]
+    );
 }

@@ -83,6 +83,9 @@ pub struct ProcConfig {
     pub buildpack_url: Option<String>,
     /// `buildpack_version` (informational).
     pub buildpack_version: Option<String>,
+    /// Unknown keys that look like typos of known ones (`proc.yaml: unknown key mem_limt, did
+    /// you mean mem_limit?`): for the caller to print.
+    pub warnings: Vec<String>,
 }
 
 /// The keys `vrun setup` requires, typed (see [`ProcConfig::setup_keys`]).
@@ -166,6 +169,10 @@ impl ProcConfig {
             app_repo_type: f.text("app_repo_type"),
             buildpack_url: f.text("buildpack_url"),
             buildpack_version: f.text("buildpack_version"),
+            warnings: crate::typos::warnings(f.unknown(), KEYS)
+                .into_iter()
+                .map(|w| format!("{}: {w}", file.display()))
+                .collect(),
         };
         let has = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
         if !has(&cfg.cmd) && !has(&cfg.proc_name) {

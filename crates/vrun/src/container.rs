@@ -25,6 +25,9 @@ impl Proc {
     /// Loads `file` and computes the name and paths.
     pub fn load(file: &Path) -> Result<Proc> {
         let cfg = ProcConfig::load(file)?;
+        for warning in &cfg.warnings {
+            eprintln!("vrun: warning: {warning}");
+        }
         let name = cfg.container_name()?;
         let layout = Layout::from_env(std::env::var_os("VR_ROOT"));
         let paths = layout.proc_paths(&name)?;

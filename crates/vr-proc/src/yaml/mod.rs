@@ -56,9 +56,13 @@ pub(crate) enum Field {
 
 /// The non-null values of the known keys, by field name.
 #[derive(Debug, Default)]
-pub(crate) struct Fields(BTreeMap<&'static str, Field>);
+pub(crate) struct Fields(BTreeMap<&'static str, Field>, Vec<String>);
 
 impl Fields {
+    /// The keys the file has that are not known (string keys only, in file order).
+    pub(crate) fn unknown(&self) -> &[String] {
+        &self.1
+    }
     pub(crate) fn text(&mut self, name: &str) -> Option<String> {
         match self.0.remove(name) {
             Some(Field::Text(text)) => Some(text),
@@ -255,6 +259,9 @@ impl<'de> Visitor<'de> for Top<'_> {
                 .as_str()
                 .and_then(|name| self.keys.iter().find(|spec| spec.0 == name));
             let Some(&(written, field, kind)) = spec else {
+                if let Some(name) = key.as_str() {
+                    fields.1.push(name.to_string());
+                }
                 map.next_value::<de::IgnoredAny>()?;
                 continue;
             };

@@ -307,3 +307,23 @@ fn a_volume_that_reaches_vr_root_is_refused() {
         fails_then_teardown(&env, &yaml, 2, problem);
     }
 }
+
+#[test]
+fn a_key_that_looks_like_a_typo_is_warned_about() {
+    // No container needed: teardown of a proc never set up loads the proc.yaml and exits 0.
+    let env = env();
+    let yaml = env.proc_yaml(
+        &app_name("typo"),
+        free_port(),
+        "proc_name: web\nmem_limt: 64M\nsome_other_key: 1\n",
+    );
+    let out = env.run(&["teardown"], &yaml);
+    ok(&out);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "vrun: warning: {}: unknown key mem_limt, did you mean mem_limit?\n",
+            yaml.display()
+        )
+    );
+}
