@@ -104,21 +104,35 @@ impl ContainerConfig {
     }
 }
 
-/// A valid hostname made from a container name: characters other than letters, digits, `-`
-/// and `.` become `-`, at most 63 bytes.
+/// The container's hostname: one DNS label made from its name, so that it resolves as a
+/// whole (a `.` would make `app-1.10-...` the host `app-1` in the domain `10-...`). Letters
+/// become lower case, anything but letters and digits becomes `-`, no `-` at either end; a
+/// name longer than 63 characters keeps its first 54 and gets `-` and 8 hex digits of a hash
+/// of the whole name, so that two long names stay apart.
 pub fn hostname_for(name: &str) -> String {
-    let mut host: String = name
+    const MAX: usize = 63;
+    let mapped: String = name
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
             } else {
                 '-'
             }
         })
         .collect();
-    host.truncate(63);
-    host
+    let label = mapped.trim_matches('-');
+    if label.is_empty() {
+        return "vr".to_string();
+    }
+    if label.len() <= MAX {
+        return label.to_string();
+    }
+    // FNV-1a: stable across versions and platforms, which std's hasher is not.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{}-{:08x}", label[..54].trim_end_matches('-'), hash as u32)
 }
 
 /// The config keys of one LXC dialect.

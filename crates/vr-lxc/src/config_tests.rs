@@ -318,6 +318,21 @@ fn refusals() {
 
 #[test]
 fn hostnames() {
-    assert_eq!(hostname_for("app-1.0-web_x"), "app-1.0-web-x");
-    assert_eq!(hostname_for(&"a".repeat(80)).len(), 63);
+    let cases = [
+        ("app-1.0-web_x", "app-1-0-web-x"),
+        ("pyapp-1.10-prod-abc-web-5000", "pyapp-1-10-prod-abc-web-5000"),
+        ("My_App-V1", "my-app-v1"),
+        ("-x-", "x"),
+        ("...", "vr"),
+    ];
+    for (name, want) in cases {
+        assert_eq!(hostname_for(name), want, "{name}");
+    }
+    let (a, b) = (
+        hostname_for(&format!("{}-web-5000", "a".repeat(80))),
+        hostname_for(&format!("{}-web-5001", "a".repeat(80))),
+    );
+    assert_eq!((a.len(), b.len()), (63, 63));
+    assert_ne!(a, b, "long names stay apart");
+    assert!(a.starts_with(&"a".repeat(54)), "{a}");
 }

@@ -9,6 +9,38 @@ use vr_proc::{Layout, ProcConfig, ProcPaths};
 /// The proc's copy of vr's seccomp profile, beside its `proc.lxc`.
 pub const SECCOMP_FILE: &str = "seccomp";
 
+/// The proc's `/etc/hosts` (bound read-only over the image's), beside its `proc.lxc`.
+pub const HOSTS_FILE: &str = "hosts";
+
+/// The largest host `/etc/hosts` copied into a proc's.
+const MAX_HOSTS_BYTES: u64 = 1 << 20;
+
+/// The `/etc/hosts` of a container named `hostname`: the host's entries, then the container's
+/// own name on 127.0.1.1 (as Debian does for a host without a fixed address), so that
+/// `getent hosts $(hostname)` and `gethostbyname(gethostname())` work inside it.
+pub fn hosts_file(host_hosts: &str, hostname: &str) -> String {
+    let mut text = String::from(
+        "# Written by vrun setup: the host's /etc/hosts, then this container's name.\n",
+    );
+    text.push_str(host_hosts);
+    if !host_hosts.is_empty() && !host_hosts.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("127.0.1.1\t{hostname}\n"));
+    text
+}
+
+/// Writes the proc's [`HOSTS_FILE`] from the host's `/etc/hosts` (none: only its own name).
+pub fn write_hosts(proc: &Proc) -> Result<()> {
+    use std::io::Read;
+    let mut host = String::new();
+    if let Ok(file) = std::fs::File::open("/etc/hosts") {
+        let _ = file.take(MAX_HOSTS_BYTES).read_to_string(&mut host);
+    }
+    let text = hosts_file(&host, &vr_lxc::hostname_for(&proc.name));
+    write_atomic(&proc.paths.dir.join(HOSTS_FILE), &text, 0o644)
+}
+
 /// A loaded proc.yaml with its container name and paths.
 pub struct Proc {
     /// The parsed proc.yaml.
@@ -236,6 +268,16 @@ pub fn proc_container(
             kind: BindKind::Dir,
         });
     }
+    // Setup writes it; a proc set up by an older vrun has none and keeps the image's.
+    let hosts = proc.paths.dir.join(HOSTS_FILE);
+    if hosts.is_file() {
+        c.binds.push(BindMount {
+            source: hosts,
+            target: PathBuf::from("/etc/hosts"),
+            read_only: true,
+            kind: BindKind::File,
+        });
+    }
     c.mem_limit = proc.cfg.mem_limit_bytes();
     c.memsw_limit = proc.cfg.memsw_limit_bytes();
     Ok(c)
@@ -340,6 +382,16 @@ mod tests {
         assert_eq!(c.binds.len(), 1);
         assert_eq!(c.binds[0].target, PathBuf::from("/data"));
         assert!(!c.binds[0].read_only);
+    }
+
+    #[test]
+    fn the_hosts_file_ends_with_the_containers_name() {
+        assert_eq!(
+            hosts_file("127.0.0.1\tlocalhost\n::1 localhost", "a-v1-web-5000"),
+            "# Written by vrun setup: the host's /etc/hosts, then this container's name.\n\
+             127.0.0.1\tlocalhost\n::1 localhost\n127.0.1.1\ta-v1-web-5000\n"
+        );
+        assert!(hosts_file("", "x").ends_with("# Written by vrun setup: the host's /etc/hosts, then this container's name.\n127.0.1.1\tx\n"));
     }
 
     #[test]

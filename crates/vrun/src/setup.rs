@@ -257,6 +257,8 @@ fn do_setup(
         eprintln!("vrun: warning: {warning}");
     }
     volumes::check_volumes(proc, &map)?;
+    // Its own name resolves inside: harmless to the previous setup, which has the same name.
+    container::write_hosts(proc)?;
     let config = container::proc_container(proc, user, &contents, map)?;
     let config_text = container::render_for_host(&config)?;
     let uses = Uses {

@@ -63,11 +63,15 @@ fn a_container_that_cannot_start_is_125() {
     let app = app_name("nostart");
     let yaml = env.proc_yaml(&app, port, "proc_name: x\ncmd: exit 0\n");
     ok(&env.run(&["setup"], &yaml));
-    // The overlay's lower layer is gone: LXC cannot mount the rootfs, the proc never runs.
+    // The image's /etc became a file: LXC cannot bind the proc's /etc/hosts, the proc never
+    // runs.
     let contents = env.root.join("images/busybox/contents");
     let moved = env.root.join("images/busybox/moved");
     fs::rename(&contents, &moved).unwrap();
+    fs::create_dir(&contents).unwrap();
+    fs::write(contents.join("etc"), "not a folder").unwrap();
     let out = env.run(&["run"], &yaml);
+    fs::remove_dir_all(&contents).unwrap();
     fs::rename(&moved, &contents).unwrap();
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
     let name = container(&app, "x", port);
@@ -210,7 +214,15 @@ fn shell_reads_commands_from_a_pipe() {
     leftovers.sort();
     assert_eq!(
         leftovers,
-        [".users.lock", "proc.lxc", "rootfs", "seccomp", "work"]
+        [
+            ".users.lock",
+            "hosts",
+            "proc.lxc",
+            "rootfs",
+            "seccomp",
+            "uses",
+            "work"
+        ]
     );
 }
 
@@ -281,4 +293,36 @@ fn shell_works_on_a_terminal() {
     assert_eq!(status.code(), Some(5), "{text}");
     assert!(text.contains("/dev/pts/"), "{text}");
     assert!(text.contains("TERM=xterm"), "{text}");
+}
+
+#[test]
+fn the_containers_own_name_resolves_inside_it() {
+    if !vr_tests::e2e_ready("vrun the_containers_own_name_resolves_inside_it") {
+        return;
+    }
+    let env = env();
+    let port = free_port();
+    // A version with a dot: the hostname is still one label.
+    let app = app_name("Host");
+    let yaml = env.proc_yaml(
+        &app,
+        port,
+        "proc_name: x\ncmd: \"hostname; hostname -i; grep -c localhost /etc/hosts || true\"\n",
+    );
+    let text = fs::read_to_string(&yaml)
+        .unwrap()
+        .replace("version: v1", "version: 1.10");
+    fs::write(&yaml, text).unwrap();
+    ok(&env.run(&["setup"], &yaml));
+    let out = ok(&env.run(&["run"], &yaml));
+    let label = format!("{}-1-10-test-abc123-x-{port}", app.to_lowercase());
+    let host_has_localhost = fs::read_to_string("/etc/hosts")
+        .map(|t| t.lines().filter(|l| l.contains("localhost")).count())
+        .unwrap_or(0);
+    assert_eq!(
+        out,
+        format!("{label}\n127.0.1.1\n{host_has_localhost}\n"),
+        "the host's entries and the container's name"
+    );
+    ok(&env.run(&["teardown"], &yaml));
 }
