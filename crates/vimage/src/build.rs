@@ -112,7 +112,8 @@ pub fn ensure_base(
         }
         if let Some(old) = retired {
             report.step(&format!(
-                "the base image unpacked from another tarball stays at {} for builds still                  running on it; remove it once they are done",
+                "the base image unpacked from another tarball stays at {} for builds still \
+                 running on it; `vrun gc` removes it once they are done",
                 old.display()
             ));
         }

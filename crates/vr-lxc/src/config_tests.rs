@@ -320,7 +320,10 @@ fn refusals() {
 fn hostnames() {
     let cases = [
         ("app-1.0-web_x", "app-1-0-web-x"),
-        ("pyapp-1.10-prod-abc-web-5000", "pyapp-1-10-prod-abc-web-5000"),
+        (
+            "pyapp-1.10-prod-abc-web-5000",
+            "pyapp-1-10-prod-abc-web-5000",
+        ),
         ("My_App-V1", "my-app-v1"),
         ("-x-", "x"),
         ("...", "vr"),

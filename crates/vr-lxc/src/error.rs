@@ -17,6 +17,12 @@ pub enum Error {
     /// Neither `lxc-start --version` nor `lxc-version` could be run.
     #[error("LXC is not installed (neither `lxc-start --version` nor `lxc-version` runs; apt-get install lxc)")]
     NotInstalled,
+    /// LXC's programs are in `dir`, which is not on PATH.
+    #[error("LXC is installed in {} but that folder is not on PATH: add it (PATH={}:$PATH)", dir.display(), dir.display())]
+    NotOnPath {
+        /// Where lxc-execute is.
+        dir: PathBuf,
+    },
     /// A version text that is not `X.Y[.Z]`.
     #[error("cannot read the LXC version from `{program}` output {output:?}")]
     BadVersion {

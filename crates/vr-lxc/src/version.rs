@@ -3,6 +3,7 @@
 use crate::sys::Sys;
 use crate::{Error, Result};
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// An LXC version such as 5.0.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,8 +86,21 @@ pub fn detect_version(sys: &dyn Sys) -> Result<LxcVersion> {
             }
         }
     }
+    // Installed where a login shell would find it, but not on this PATH (a supervisor's or
+    // cron's minimal PATH): told apart from not installed.
+    for dir in LXC_DIRS {
+        let path = Path::new(dir).join("lxc-execute");
+        if sys.exists(&path) {
+            return Err(Error::NotOnPath {
+                dir: PathBuf::from(dir),
+            });
+        }
+    }
     Err(Error::NotInstalled)
 }
+
+/// Where LXC's programs are installed by packages or from source.
+const LXC_DIRS: [&str; 4] = ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"];
 
 #[cfg(test)]
 mod tests {
@@ -151,6 +165,15 @@ mod tests {
     #[test]
     fn detect_without_lxc() {
         let err = detect_version(&FakeSys::default()).unwrap_err();
-        assert!(err.to_string().starts_with("LXC is not installed"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "LXC is not installed (neither `lxc-start --version` nor `lxc-version` runs; apt-get install lxc)"
+        );
+        let sys = FakeSys::default();
+        sys.set_exists("/usr/bin/lxc-execute");
+        assert_eq!(
+            detect_version(&sys).unwrap_err().to_string(),
+            "LXC is installed in /usr/bin but that folder is not on PATH: add it (PATH=/usr/bin:$PATH)"
+        );
     }
 }

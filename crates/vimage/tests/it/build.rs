@@ -238,3 +238,36 @@ fn a_log_hard_link_is_not_written_through() {
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     assert_host_file_untouched_and_log_written(&w, &host, "hard.log");
 }
+
+#[test]
+fn a_replaced_base_is_kept_aside_and_said_in_one_line() {
+    if !vr_tests::e2e_ready("vimage a_replaced_base_is_kept_aside_and_said_in_one_line") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("noop.sh", "#!/bin/sh\ntrue\n");
+    let first = w.tmp.path().join("first.tar.gz");
+    let second = w.tmp.path().join("second.tar.gz");
+    vr_tests::busybox_image(&first).unwrap();
+    let root = w.tmp.path().join("second-rootfs");
+    vr_tests::busybox_rootfs(&root).unwrap();
+    fs::write(root.join("etc/second"), "2\n").unwrap();
+    vr_tests::tar_gz(&root, &second).unwrap();
+    for (name, base) in [("one", &first), ("two", &second)] {
+        let yaml = w.yaml_on(name, base.to_str().unwrap(), "swapped", &script);
+        let out = w.vimage(&["build", yaml.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        if name == "two" {
+            let err = stderr(&out);
+            let line = err.lines().find(|l| l.contains("stays at")).unwrap();
+            assert!(
+                line.starts_with("vimage: the base image unpacked from another tarball stays at ")
+                    && line.ends_with(
+                        " for builds still running on it; `vrun gc` removes it once they are done"
+                    )
+                    && !line.contains("  "),
+                "{line}"
+            );
+        }
+    }
+}

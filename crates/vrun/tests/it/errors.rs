@@ -327,3 +327,28 @@ fn a_key_that_looks_like_a_typo_is_warned_about() {
         )
     );
 }
+
+#[test]
+fn lxc_off_path_is_told_apart_from_lxc_missing() {
+    if !vr_tests::e2e_ready("vrun lxc_off_path_is_told_apart_from_lxc_missing") {
+        return;
+    }
+    // A supervisor's minimal PATH without /usr/bin, where LXC is installed.
+    let env = env();
+    let yaml = env.proc_yaml(&app_name("offpath"), free_port(), "proc_name: web\n");
+    let out = env
+        .vrun()
+        .arg("setup")
+        .arg(&yaml)
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "LXC is installed in /usr/bin but that folder is not on PATH: add it (PATH=/usr/bin:$PATH)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -53,7 +53,14 @@ fn a_new_image_under_the_same_name_leaves_running_procs_their_files() {
     ok(&out);
     let err = stderr(&out);
     assert!(err.contains("vrun: unpacked image busybox"), "{err}");
-    assert!(err.contains("stays at"), "{err}");
+    // One line, no stray spaces (a broken string continuation once put 18 in it).
+    let line = err.lines().find(|l| l.contains("stays at")).unwrap();
+    assert!(
+        line.starts_with("vrun: the image busybox unpacked from another tarball stays at ")
+            && line.ends_with(" for procs set up on it; `vrun gc` removes it once none is left")
+            && !line.contains("  "),
+        "{line}"
+    );
     assert!(err.contains("vrun gc"), "{err}");
     assert_eq!(ok(&env.run(&["run"], &newer)), "second\n");
 
