@@ -55,7 +55,27 @@ pub fn e2e_ready(test: &str) -> bool {
     eprintln!(
         "\n========== SKIP: {why} (set VR_REQUIRE_E2E=1 to make this a failure) ==========\n"
     );
+    record_skip(&why);
     false
+}
+
+/// The environment variable naming the file where skipped e2e tests are listed, one per line
+/// (`cargo xtask test` sets it and prints the list after the run: libtest shows a skipped test
+/// as `ok`, its SKIP line hidden in the captured output).
+pub const SKIP_LOG_ENV: &str = "VR_SKIP_LOG";
+
+fn record_skip(why: &str) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os(SKIP_LOG_ENV) else {
+        return;
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{why}");
+    }
 }
 
 /// Finds `tool` on PATH.

@@ -3,19 +3,49 @@
 //! workspace. Extra arguments go to `cargo test`.
 
 use crate::util;
-use anyhow::Result;
+use anyhow::{Context, Result};
+
+/// Where the tests list the e2e tests they skipped (see `vr_tests::e2e_ready`).
+const SKIP_LOG: &str = "xtask-skipped-tests.log";
 
 pub fn run(args: &[String]) -> Result<()> {
     util::ensure_tools(util::RUNTIME_TOOLS)?;
     util::ensure_subids()?;
     let static_vuptest = util::build_bins(false)?;
     crate::dist::run(&[])?;
+    let skip_log = util::target_dir().join(SKIP_LOG);
+    match std::fs::remove_file(&skip_log) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot remove {}", skip_log.display()))
+        }
+        _ => {}
+    }
     let mut cargo = util::cargo();
     cargo
         .args(["test", "--workspace", "--no-fail-fast"])
         .args(args)
         .env("VR_UPTESTER", &static_vuptest)
         .env("VR_STATIC_VUPTEST", &static_vuptest)
-        .env("VR_DIST_DIR", crate::dist::dist_dir());
-    util::run(&mut cargo)
+        .env("VR_DIST_DIR", crate::dist::dist_dir())
+        .env("VR_SKIP_LOG", &skip_log);
+    let result = util::run(&mut cargo);
+    report_skipped(&skip_log);
+    result
+}
+
+/// Prints the e2e tests that skipped (shown as `ok` by libtest) after the run's summary.
+fn report_skipped(log: &std::path::Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let skipped: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    if skipped.is_empty() {
+        eprintln!("xtask: test: no end-to-end test was skipped");
+        return;
+    }
+    eprintln!(
+        "xtask: test: {} end-to-end test(s) SKIPPED, shown as `ok` above (VR_REQUIRE_E2E=1 makes them fail):",
+        skipped.len()
+    );
+    for why in skipped {
+        eprintln!("xtask: test:   SKIPPED: {why}");
+    }
 }

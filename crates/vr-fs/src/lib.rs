@@ -13,6 +13,9 @@
 //! changes the mode or owner of anything but the entry it created or opened itself, and never
 //! resolves `..` or an absolute path (both are refused). The root path itself is trusted: it
 //! comes from host code, and only its last component is checked (it must be a real directory).
+// A library never prints (its callers do) and exports only what it means to.
+#![warn(unreachable_pub)]
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod dir;

@@ -51,6 +51,9 @@
 //!   for a flat result use `Rootfs::Dir` on a fresh copy of the base instead.
 //! - An interactive shell (vimage shell, vrun shell): the same, command `/bin/sh` (or bash),
 //!   stdio inherited; `environment` should carry `TERM`.
+// A library never prints (its callers do) and exports only what it means to.
+#![warn(unreachable_pub)]
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 mod cgroup;
 mod config;

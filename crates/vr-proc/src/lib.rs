@@ -8,6 +8,9 @@
 //! value, the host environment for `$VAR` substitution, the image's passwd text, the Procfile
 //! text) and write what it renders. Errors name the file, the key and, where the YAML parser
 //! knows it, the line.
+// A library never prints (its callers do) and exports only what it means to.
+#![warn(unreachable_pub)]
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod error;

@@ -9,6 +9,9 @@
 //! long loops in the libraries look at ([`Stop::check`]). Only a binary calls
 //! [`Stop::install`], which makes SIGINT, SIGTERM and SIGHUP set the process's flag instead of
 //! killing it; libraries never touch signal dispositions. vr-stop prints nothing.
+// A library never prints (its callers do) and exports only what it means to.
+#![warn(unreachable_pub)]
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 mod exit;
 mod signals;

@@ -20,6 +20,9 @@
 //! [`vr_stop::Stop`] and hands it to [`exec::Process`]); the `vuptest` binary writes the one
 //! JSON line. It uses no NSS (no user or host name lookups), so a statically linked build runs
 //! in any image.
+// A library never prints (its callers do) and exports only what it means to.
+#![warn(unreachable_pub)]
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod array;
 pub mod cli;
