@@ -38,6 +38,22 @@ const NAME_STEM: &str = "hello-v1-demo-5f3a9c1-web";
 const START_LIMIT: Duration = Duration::from_secs(30);
 const STOP_LIMIT: Duration = Duration::from_secs(15);
 
+/// The environment variable naming a file where the demo appends each command line it runs
+/// (`cargo xtask test` sets it; tests/tests/docs.rs then checks the docs' commands against what
+/// was actually run).
+pub const RECORD_ENV: &str = "VR_DEMO_RECORD";
+
+/// Appends `line` to the record, when one is asked for.
+fn record(line: &str) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os(RECORD_ENV) else {
+        return;
+    };
+    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 pub fn run(args: &[String]) -> Result<()> {
     if !args.is_empty() {
         bail!("usage: cargo xtask demo (it takes no arguments)");
@@ -259,6 +275,7 @@ impl Demo {
 
     /// `sh -c LINE` in the demo folder, the release binaries first on PATH.
     fn sh(&self, line: &str) -> Command {
+        record(line);
         let mut path = OsString::from(self.bins.as_os_str());
         if let Some(old) = std::env::var_os("PATH") {
             path.push(":");

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: installs what the tests need, builds every binary (and a static
-//! vuptest), builds the packages (`dist`, for the package tests), then runs every test of the
-//! workspace. Extra arguments go to `cargo test`.
+//! vuptest), builds the packages (`dist`, for the package tests), runs the demo (recording the
+//! commands it runs, for the docs test), then runs every test of the workspace. Extra arguments
+//! go to `cargo test`.
 
 use crate::util;
 use anyhow::{Context, Result};
@@ -13,13 +14,14 @@ pub fn run(args: &[String]) -> Result<()> {
     util::ensure_subids()?;
     let static_vuptest = util::build_bins(false)?;
     crate::dist::run(&[])?;
+    // The demo first, recording the commands it runs: the docs test checks the docs' commands
+    // against that record, so a command counts as run only when it was.
+    let record = util::target_dir().join("demo-commands.txt");
+    remove_if_there(&record)?;
+    std::env::set_var(crate::demo::RECORD_ENV, &record);
+    crate::demo::run(&[])?;
     let skip_log = util::target_dir().join(SKIP_LOG);
-    match std::fs::remove_file(&skip_log) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(e).with_context(|| format!("cannot remove {}", skip_log.display()))
-        }
-        _ => {}
-    }
+    remove_if_there(&skip_log)?;
     let mut cargo = util::cargo();
     cargo
         .args(["test", "--workspace", "--no-fail-fast"])
@@ -31,6 +33,15 @@ pub fn run(args: &[String]) -> Result<()> {
     let result = util::run(&mut cargo);
     report_skipped(&skip_log);
     result
+}
+
+fn remove_if_there(path: &std::path::Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Prints the e2e tests that skipped (shown as `ok` by libtest) after the run's summary.
