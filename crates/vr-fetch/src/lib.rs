@@ -26,20 +26,32 @@
 //! ([`TerminalProgress`] draws a bar on stderr when it is a terminal).
 
 mod cached;
+mod download;
 mod error;
 mod fetch;
 mod hash;
+mod http;
 pub mod interrupt;
+mod limits;
 mod lock;
+mod meta;
+mod name;
 mod progress;
+mod redact;
+mod stamp;
+mod temp;
 mod unpack;
 
-pub use cached::{ensure_unpacked, stamp_path, unpacked_shift, Unpacked};
+pub use cached::{ensure_unpacked, ensure_unpacked_with, fetch_and_unpack, Unpacked};
 pub use error::{Error, Result};
-pub use fetch::{ensure, ensure_with, Fetched};
-pub use hash::md5_file;
+pub use fetch::{ensure, ensure_with, fetch, FetchOptions, Fetched, Warning};
+pub use hash::{md5_file, sha256_file};
+pub use limits::{human, DownloadLimits, KeepFree, Limit, UnpackLimits};
 pub use lock::EntryLock;
+pub use name::{cache_name, cache_name_for};
 pub use progress::{NoProgress, Progress, TerminalProgress};
+pub use redact::redact;
+pub use stamp::{stamp_path, unpacked_shift};
 pub use unpack::{
     unpack, unpack_once, unpack_retiring, Compression, IdShift, Policy, UnpackOptions,
 };
