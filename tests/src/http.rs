@@ -13,6 +13,8 @@
 //! - `/redirect/<path>`: 302 to `/<path>`; `/redirect-file`: 302 to `file:///etc/hostname`;
 //!   `/redirect-ftp`: 302 to an ftp URL; `/loop`: 302 to itself, forever;
 //! - `/bad/<kind>`: a malformed response (see [`BAD_KINDS`]);
+//! - `/silent`: no answer at all, the connection kept open for 10 minutes;
+//! - `/trickle`: a status line, then header bytes one every 200 ms, without end;
 //! - `/auth/<file>`: the file only with the server's basic-auth credentials, else 401;
 //! - `/plain/<file>`: the file without ETag and Last-Modified;
 //! - anything else: the file under the root, or 404 (also for folders and `..`), with an
@@ -229,6 +231,18 @@ fn handle(stream: TcpStream, root: &Path, stats: &Mutex<Stats>) -> std::io::Resu
             )
         }
         "/loop" => return empty(&mut out, "302 Found", "Location: /loop\r\n"),
+        "/silent" => {
+            thread::sleep(Duration::from_secs(600));
+            return Ok(());
+        }
+        "/trickle" => {
+            out.write_all(b"HTTP/1.1 200 OK\r\nX-Slow: ")?;
+            loop {
+                out.write_all(b"a")?;
+                out.flush()?;
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/redirect/") {

@@ -89,7 +89,7 @@ pub(crate) fn get(
                 scrub = scrub.with(next.as_str());
                 url = next;
             }
-            200..=299 => return Ok(Answer::Body(body(response, scrub))),
+            200..=299 => return body(response, scrub, &here).map(Answer::Body),
             _ => return Err(Error::HttpStatus { url: here, status }),
         }
     }
@@ -157,6 +157,22 @@ fn call(
     match answer {
         Ok(response) => Ok(response),
         Err(ureq::Error::Status(status, _)) => Err(Error::HttpStatus { url: shown, status }),
+        // A read that timed out while waiting for the headers: the server is silent.
+        Err(ureq::Error::Transport(t))
+            if t.kind() == ureq::ErrorKind::Io
+                && matches!(
+                    transport_error(&t, scrub).kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+        {
+            Err(Error::DownloadLimit {
+                url: shown,
+                limit: Limit::Speed {
+                    bytes_per_sec: limits.speed_limit,
+                    window: limits.speed_time,
+                },
+            })
+        }
         Err(ureq::Error::Transport(t)) => Err(Error::Transport {
             url: shown,
             source: transport_error(&t, scrub),
@@ -208,24 +224,48 @@ fn next_url(from: &url::Url, location: Option<&str>) -> Result<url::Url, String>
     Ok(next)
 }
 
-fn body(response: ureq::Response, scrub: Scrubber) -> Body {
-    // With a content encoding the announced length is not the length read.
-    let len = match response.header("Content-Encoding") {
-        Some(enc) if !enc.trim().eq_ignore_ascii_case("identity") => None,
-        _ => response
-            .header("Content-Length")
-            .and_then(|v| v.trim().parse().ok()),
+fn body(response: ureq::Response, scrub: Scrubber, shown: &str) -> Result<Body> {
+    // With a content encoding the announced length is not the length read; with chunks
+    // there is none. Otherwise it must be one number: a length that cannot be read means the
+    // end of the body cannot be told.
+    let encoded = response
+        .header("Content-Encoding")
+        .is_some_and(|enc| !enc.trim().eq_ignore_ascii_case("identity"));
+    let chunked = response.header("Transfer-Encoding").is_some();
+    let lengths: Vec<Option<u64>> = response
+        .all("Content-Length")
+        .iter()
+        .map(|v| v.trim().parse().ok())
+        .collect();
+    let len = match lengths.as_slice() {
+        _ if chunked => None,
+        [] => None,
+        [first, rest @ ..] if first.is_some() && rest.iter().all(|l| l == first) => {
+            first.filter(|_| !encoded)
+        }
+        _ => {
+            return Err(Error::Transport {
+                url: shown.to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "invalid Content-Length: {}",
+                        response.all("Content-Length").join(", ")
+                    ),
+                ),
+            })
+        }
     };
     let validators = Validators {
         etag: response.header("ETag").map(str::to_owned),
         last_modified: response.header("Last-Modified").map(str::to_owned),
     };
-    Body {
+    Ok(Body {
         reader: Box::new(response.into_reader()),
         len,
         validators,
         scrub,
-    }
+    })
 }
 
 #[cfg(test)]
