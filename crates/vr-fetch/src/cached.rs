@@ -371,4 +371,54 @@ mod tests {
         assert!(at(&gone, "gone.tar.gz").is_err());
         assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "two");
     }
+
+    #[test]
+    fn an_image_unpacked_under_the_old_layout_is_not_unpacked_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, md5) = tarball(tmp.path(), "a.tar.gz", "one");
+        let cache = tmp.path().join("cache");
+        // An older vr: the tarball under its basename, a one-line stamp.
+        run(&src, &cache, Some(&md5)).unwrap();
+        let stamp = cache.join(".contents.md5");
+        fs::write(&stamp, format!("{md5}  a.tar.gz\n")).unwrap();
+        let new_name = cache.join(crate::cache_name(src.to_str().unwrap()));
+        let at = |md5: Option<&str>| {
+            let fetch = FetchOptions {
+                md5: md5.map(str::to_owned),
+                ..FetchOptions::default()
+            };
+            let opts = UnpackOptions::default();
+            ensure_unpacked_with(
+                src.to_str().unwrap(),
+                &new_name,
+                &cache.join("contents"),
+                &fetch,
+                &opts,
+                &NoProgress,
+            )
+            .unwrap()
+        };
+        // With the md5: the stamp alone answers.
+        assert_eq!(at(Some(&md5)), Unpacked::Cached);
+        // Without: fetched under the new name, found to be what the folder came from.
+        let got = at(None);
+        assert!(
+            matches!(
+                got,
+                Unpacked::Ensured {
+                    unpacked: false,
+                    ..
+                }
+            ),
+            "{got:?}"
+        );
+        let sha = crate::sha256_file(&src).unwrap();
+        assert_eq!(
+            fs::read_to_string(&stamp).unwrap(),
+            format!(
+                "{md5}  {}\nsha256 {sha}\n",
+                new_name.file_name().unwrap().to_string_lossy()
+            )
+        );
+    }
 }
