@@ -5,7 +5,9 @@
 //!   host does not take the user info along;
 //! - the request runs on a helper thread until the headers are in, so that a server that
 //!   drips its headers (or never answers) is given up after `connect_timeout + speed_time`, and
-//!   a stop request is seen at once; the body is read with a socket timeout of `speed_time`;
+//!   a stop request is seen at once (ureq 2 cannot interrupt a read: a helper thread given up
+//!   on lives on, holding its connection, until the server stops sending; the tools exit
+//!   soon after anyway); the body is read with a socket timeout of `speed_time`;
 //! - every error text coming from ureq is scrubbed of the URL's user info and query;
 //! - with validators (ETag, Last-Modified) of a cached copy the GET is conditional, and
 //!   `304 Not Modified` is an answer of its own.
