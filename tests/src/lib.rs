@@ -4,8 +4,9 @@
 //!   `VR_REQUIRE_E2E=1`).
 //! - [`busybox_rootfs`] / [`busybox_image`]: a tiny OS image made at test time from
 //!   busybox-static.
-//! - [`HttpServer`]: a local HTTP server over a folder that counts requests and can misbehave on
-//!   purpose (status codes, bodies cut short).
+//! - [`HttpServer`]: a local HTTP server over a folder that counts requests, answers conditional
+//!   GETs and can misbehave on purpose (status codes, bodies cut short, dripping, endless or
+//!   lying bodies, bad redirects, malformed responses, basic auth).
 //! - [`bin`]: the path of a workspace binary (built by `cargo xtask test` before the tests run);
 //!   [`static_vuptest`]: the static vuptest.
 //! - [`ok`], [`stdout`], [`stderr`], [`wait_for`], [`with_stdin`], [`free_port`]: running
@@ -21,7 +22,7 @@ mod proc;
 pub use probe::{probe_binary, PROBE_C};
 
 pub use elf::{has_interp, program_header_types, PT_INTERP};
-pub use http::HttpServer;
+pub use http::{HttpServer, AUTH_PASSWORD, AUTH_USER, BAD_KINDS};
 pub use image::{
     busybox_image, busybox_rootfs, debian_base, md5_file, shift_tree, tar_gz, DEBIAN_CACHE,
 };

@@ -4,7 +4,9 @@
 //! ```text
 //! vrfetch unpack TARBALL TARGET [UID:GID]
 //! vrfetch md5 FILE
+//! vrfetch sha256 FILE
 //! vrfetch ensure SOURCE DEST [MD5]
+//! vrfetch fetch SOURCE DEST [md5=MD5] [sha256=SHA256]
 //! ```
 //!
 //! With `VRFETCH_PEAK_RSS=1` it ends by printing `peak rss: N KiB` (VmHWM) on stderr: a parent's
@@ -56,6 +58,24 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             vr_fetch::unpack(Path::new(tarball), Path::new(target), &opts)?;
         }
         ["md5", file] => println!("{}  {file}", vr_fetch::md5_file(Path::new(file))?),
+        ["sha256", file] => println!("{}  {file}", vr_fetch::sha256_file(Path::new(file))?),
+        ["fetch", source, dest, sums @ ..] if sums.len() <= 2 => {
+            let mut opts = vr_fetch::FetchOptions::default();
+            for sum in sums {
+                match sum.split_once('=') {
+                    Some(("md5", v)) => opts.md5 = Some(v.to_string()),
+                    Some(("sha256", v)) => opts.sha256 = Some(v.to_string()),
+                    _ => return Err(format!("not md5=.. or sha256=..: {sum}").into()),
+                }
+            }
+            let progress = vr_fetch::TerminalProgress::new();
+            let got = vr_fetch::fetch(source, Path::new(dest), &opts, &progress)?;
+            if let Some(warning) = &got.warning {
+                eprintln!("vrfetch: warning: {warning}");
+            }
+            let how = if got.downloaded { "fetched" } else { "cached" };
+            println!("{} {}  {} ({how})", got.md5, got.sha256, got.path.display());
+        }
         ["ensure", source, dest, rest @ ..] if rest.len() <= 1 => {
             let progress = vr_fetch::TerminalProgress::new();
             let got =
@@ -63,10 +83,13 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             let how = if got.downloaded { "fetched" } else { "cached" };
             println!("{}  {} ({how})", got.md5, got.path.display());
         }
-        _ => return Err(
-            "usage: vrfetch unpack TARBALL TARGET [UID:GID] | md5 FILE | ensure SOURCE DEST [MD5]"
-                .into(),
-        ),
+        _ => {
+            return Err(
+                "usage: vrfetch unpack TARBALL TARGET [UID:GID] | md5 FILE | sha256 FILE \
+             | ensure SOURCE DEST [MD5] | fetch SOURCE DEST [md5=MD5] [sha256=SHA256]"
+                    .into(),
+            )
+        }
     }
     Ok(())
 }

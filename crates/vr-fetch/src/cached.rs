@@ -1,34 +1,36 @@
 //! `ensure_unpacked`: a tarball fetched into the cache and unpacked once beside it, shared by
-//! every user of the cache entry (vrun's images, vimage's base images).
+//! every user of the cache entry (vrun's images, vimage's base images); and
+//! `fetch_and_unpack`: a tarball fetched into the cache and unpacked into a folder of its own
+//! (a proc's build).
 //!
-//! Beside the unpacked folder a stamp `.<folder>.md5` records what the folder came from: a
-//! first line as `md5sum` writes it, `<md5>  <tarball file name>`, and, when the unpack shifted
-//! owners ([`UnpackOptions::shift`], as root and with no fixed owner: what is on disk, not what
-//! was asked for), a second line `ids <uid_base>:<gid_base>:<count>`:
+//! Beside the unpacked folder a stamp (see [`crate::stamp_path`]) records what the folder came
+//! from: the tarball's md5 and sha256 and the id shift it was unpacked with. When the folder
+//! exists and the stamp has every checksum asked for and the same shift, nothing is read at
+//! all: a cached image of hundreds of MB is not hashed again on every use. Without a checksum
+//! the tarball is revalidated with its source first (see [`crate::fetch`]), and the folder is
+//! kept when the tarball is the one it was unpacked from. Otherwise, under the lock
+//! `<folder>.lock`, a folder that is missing or was unpacked from another tarball or with
+//! another shift is (re)unpacked and stamped; concurrent callers wait for one another and
+//! unpack once. A folder replaced that way is kept as `.<folder>.<its md5>.XXXXXX` (see
+//! [`Unpacked::Ensured`]).
 //!
-//! ```text
-//! 0123456789abcdef0123456789abcdef  stack.tar.gz
-//! ids 100000:100000:65536
-//! ```
-//!
-//! When the folder exists and the stamp matches, nothing is read at all: a cached image of
-//! hundreds of MB is not hashed again on every use. A stamp matches when its md5 is the one
-//! asked for (or, when no md5 is asked for, its file name is the tarball's: a new URL under the
-//! same image name is fetched, as `ensure` would), and its ids line is the shift this call would
-//! put on disk (no line for none: a folder unpacked by an older vr, or with other ids, is never
-//! used as if it were shifted, nor a shifted one as if it were not). Otherwise the tarball is
-//! ensured (md5-checked, fetched again when needed) and, under the lock `<folder>.lock`, a
-//! folder that is missing or was unpacked from another tarball or with another shift is
-//! (re)unpacked and stamped; concurrent callers wait for one another and unpack once. A folder
-//! replaced that way is kept as `.<folder>.<its md5>.XXXXXX` (see [`Unpacked::Ensured`]).
+//! The tarball is unpacked from the file opened when it was checked, so another caller
+//! replacing the cache entry meanwhile changes nothing. A tarball that does not unpack
+//! (corrupt, cut short, or with a refused entry) is not kept as good: it is removed from the
+//! cache ([`crate::Error::Discarded`]), so that the next run fetches it again. One that goes
+//! past an unpack limit stays: raising the limit is enough.
 
-use crate::error::{io, Result};
-use crate::fetch::{ensure_with, Fetched};
+use crate::error::{io, Error, Result};
+use crate::fetch::{fetch_open, FetchOptions, Fetched};
+use crate::hash::{Sums, Want};
 use crate::lock::{lock_path, EntryLock};
 use crate::progress::Progress;
-use crate::unpack::{unpack_retiring, IdShift, UnpackOptions};
-use std::fs;
+use crate::redact::redact;
+use crate::stamp::{self, stamp_path};
+use crate::unpack::{unpack_from, UnpackOptions};
+use std::fs::{self, File};
 use std::io::ErrorKind;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// What [`ensure_unpacked`] did.
@@ -50,74 +52,8 @@ pub enum Unpacked {
     },
 }
 
-/// The stamp of an unpacked folder: `<parent>/.<name>.md5`.
-pub fn stamp_path(contents: &Path) -> PathBuf {
-    let name = contents
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    contents.with_file_name(format!(".{name}.md5"))
-}
-
-/// The stamp's text: `<md5>  <tarball file name>` and a newline, as `md5sum` writes it, then
-/// the ids line of `shift`, if any.
-fn stamp_text(md5: &str, tarball: &Path, shift: Option<IdShift>) -> String {
-    let mut text = format!("{md5}  {}\n", file_name(tarball));
-    if let Some(line) = ids_line(shift) {
-        text.push_str(&line);
-        text.push('\n');
-    }
-    text
-}
-
-/// The stamp line recording `shift`: `ids <uid_base>:<gid_base>:<count>`; None for no shift.
-fn ids_line(shift: Option<IdShift>) -> Option<String> {
-    shift.map(|s| format!("ids {}:{}:{}", s.uid_base, s.gid_base, s.count))
-}
-
-/// The shift an unpacked folder's stamp records (None: no stamp, or unpacked without one).
-pub fn unpacked_shift(contents: &Path) -> Option<IdShift> {
-    let text = fs::read_to_string(stamp_path(contents)).ok()?;
-    let ids = text.lines().nth(1)?.strip_prefix("ids ")?;
-    let mut parts = ids.split(':').map(|p| p.trim().parse::<u32>().ok());
-    let (uid_base, gid_base, count) = (parts.next()??, parts.next()??, parts.next()??);
-    Some(IdShift {
-        uid_base,
-        gid_base,
-        count,
-    })
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Whether the folder stamped `stamp` came from the tarball asked for: the same md5 when one
-/// is given, else the same tarball file name (stamps of older versions hold only an md5:
-/// those match an md5 alone); and unpacked with the same `shift` (a stamp without an ids line
-/// was unpacked without one).
-fn stamp_matches(stamp: &Path, md5: Option<&str>, tarball: &Path, shift: Option<IdShift>) -> bool {
-    let Ok(text) = fs::read_to_string(stamp) else {
-        return false;
-    };
-    let mut lines = text.lines();
-    let line = lines.next().unwrap_or_default();
-    let rest: Vec<&str> = lines.collect();
-    let want_rest: Vec<String> = ids_line(shift).into_iter().collect();
-    if rest != want_rest {
-        return false;
-    }
-    let (have_md5, have_name) = line.split_once("  ").unwrap_or((line, ""));
-    match md5 {
-        Some(want) => have_md5.trim().eq_ignore_ascii_case(want.trim()),
-        None => !have_name.is_empty() && have_name == file_name(tarball),
-    }
-}
-
 /// Makes sure `contents` holds the unpacked tarball `source` (cached at `tarball`, with md5
-/// `md5` when given). See the module docs.
+/// `md5` when given). See [`ensure_unpacked_with`].
 pub fn ensure_unpacked(
     source: &str,
     tarball: &Path,
@@ -126,42 +62,146 @@ pub fn ensure_unpacked(
     opts: &UnpackOptions,
     progress: &dyn Progress,
 ) -> Result<Unpacked> {
-    let stamp = stamp_path(contents);
-    let shift = opts.shift_on_disk();
-    if contents.is_dir() && stamp_matches(&stamp, md5, tarball, shift) {
+    let fetch = FetchOptions {
+        md5: md5.map(str::to_owned),
+        ..FetchOptions::default()
+    };
+    ensure_unpacked_with(source, tarball, contents, &fetch, opts, progress)
+}
+
+/// Makes sure `contents` holds the unpacked tarball `source`, cached at `tarball` as `fetch`
+/// asks and unpacked as `unpack` asks. See the module docs.
+pub fn ensure_unpacked_with(
+    source: &str,
+    tarball: &Path,
+    contents: &Path,
+    fetch: &FetchOptions,
+    unpack: &UnpackOptions,
+    progress: &dyn Progress,
+) -> Result<Unpacked> {
+    let want = Want::parse(
+        fetch.md5.as_deref(),
+        fetch.sha256.as_deref(),
+        &redact(source),
+    )?;
+    let stamp_file = stamp_path(contents);
+    let shift = unpack.shift_on_disk();
+    let trusted = want.any() || !fetch.revalidate;
+    if trusted
+        && contents.is_dir()
+        && stamp::read(&stamp_file).is_some_and(|s| s.matches_want(&want, tarball, shift))
+    {
         return Ok(Unpacked::Cached);
     }
-    let fetched = ensure_with(source, tarball, md5, progress)?;
+    let (fetched, file) = fetch_open(source, tarball, fetch, progress)?;
+    let sums = Sums {
+        md5: fetched.md5.clone(),
+        sha256: fetched.sha256.clone(),
+    };
     if let Some(parent) = contents.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(io("create directory", parent))?;
     }
     let _lock = EntryLock::acquire(&lock_path(contents))?;
     crate::interrupt::remove_stale_temps(contents);
-    if contents.is_dir() && stamp_matches(&stamp, Some(&fetched.md5), tarball, shift) {
-        return Ok(Unpacked::Ensured {
-            fetched,
-            unpacked: false,
-            retired: None,
-        });
+    let current = stamp::read(&stamp_file);
+    if contents.is_dir() {
+        if let Some(stamp) = current.as_ref().filter(|s| s.matches_sums(&sums, shift)) {
+            if stamp.sha256.is_none() {
+                // A stamp of an older version gains the sha256.
+                let text = stamp::render(&sums, tarball, shift);
+                fs::write(&stamp_file, text).map_err(io("write", &stamp_file))?;
+            }
+            return Ok(Unpacked::Ensured {
+                fetched,
+                unpacked: false,
+                retired: None,
+            });
+        }
     }
     // Missing, or unpacked from another tarball or with other ids: the new tree is swapped in
     // atomically, and an old one is kept beside it (containers started from it use it as their
     // lower layer; deleting it would pull their files away under them).
-    let old_md5 = fs::read_to_string(&stamp)
-        .ok()
-        .and_then(|t| t.split_whitespace().next().map(str::to_owned))
+    let old_md5 = current
+        .map(|s| s.md5)
         .filter(|m| m.len() == 32 && m.bytes().all(|b| b.is_ascii_hexdigit()))
         .unwrap_or_else(|| "unknown".into());
-    remove(&stamp)?;
+    remove(&stamp_file)?;
     let prefix = format!(".{}.{old_md5}.", file_name(contents));
-    let retired = unpack_retiring(tarball, contents, opts, &prefix)?;
-    let text = stamp_text(&fetched.md5, tarball, shift);
-    fs::write(&stamp, text).map_err(io("write", &stamp))?;
+    let retired = unpack_cached(tarball, file, contents, unpack, Some(&prefix))?;
+    let text = stamp::render(&sums, tarball, shift);
+    fs::write(&stamp_file, text).map_err(io("write", &stamp_file))?;
     Ok(Unpacked::Ensured {
         fetched,
         unpacked: true,
         retired,
     })
+}
+
+/// Makes sure `tarball` holds the file at `source` as `fetch` asks (see [`crate::fetch`]),
+/// then unpacks it into `target` as `unpack` asks (see [`crate::unpack()`]), from the file
+/// that was checked. A tarball that does not unpack is removed from the cache
+/// ([`Error::Discarded`]).
+pub fn fetch_and_unpack(
+    source: &str,
+    tarball: &Path,
+    target: &Path,
+    fetch: &FetchOptions,
+    unpack: &UnpackOptions,
+    progress: &dyn Progress,
+) -> Result<Fetched> {
+    let (fetched, file) = fetch_open(source, tarball, fetch, progress)?;
+    unpack_cached(tarball, file, target, unpack, None)?;
+    Ok(fetched)
+}
+
+/// Unpacks the cached `tarball` (open as `file`); when it does not unpack, the cache entry
+/// goes, if it is still that file.
+fn unpack_cached(
+    tarball: &Path,
+    file: File,
+    target: &Path,
+    opts: &UnpackOptions,
+    retire_prefix: Option<&str>,
+) -> Result<Option<PathBuf>> {
+    let identity = file.metadata().map(|m| (m.dev(), m.ino())).ok();
+    match unpack_from(tarball, file, target, opts, retire_prefix) {
+        Err(err) if does_not_unpack(&err) => Err(discard(tarball, identity, err)),
+        other => other,
+    }
+}
+
+/// Whether `err` says the tarball itself is bad (not the disk, not a limit, not a signal).
+fn does_not_unpack(err: &Error) -> bool {
+    match err {
+        Error::Tar { .. } | Error::UnsafeEntry { .. } => true,
+        Error::Cleanup { error, .. } => does_not_unpack(error),
+        _ => false,
+    }
+}
+
+/// Removes the cache entry `tarball` (and its sidecar) when it is still the file `identity`
+/// (dev, inode), and says so in the error.
+fn discard(tarball: &Path, identity: Option<(u64, u64)>, err: Error) -> Error {
+    let Ok(_lock) = EntryLock::acquire(&lock_path(tarball)) else {
+        return err;
+    };
+    let same = fs::metadata(tarball)
+        .map(|m| Some((m.dev(), m.ino())) == identity)
+        .unwrap_or(false);
+    if !same || fs::remove_file(tarball).is_err() {
+        return err;
+    }
+    let _ = crate::meta::remove(tarball);
+    Error::Discarded {
+        tarball: tarball.to_path_buf(),
+        error: Box::new(err),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn remove(path: &Path) -> Result<()> {
@@ -209,14 +249,28 @@ mod tests {
             "{first:?}"
         );
         assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "one");
+        let sha = crate::sha256_file(&src).unwrap();
         assert_eq!(
             fs::read_to_string(cache.join(".contents.md5")).unwrap(),
-            format!("{md5}  image.tar.gz\n")
+            format!("{md5}  image.tar.gz\nsha256 {sha}\n")
         );
-        // The source may vanish: a stamped cache entry is not read again.
+        // The source may vanish: a stamped cache entry is not read again when a checksum
+        // says what it must be.
         fs::remove_file(&src).unwrap();
         assert_eq!(run(&src, &cache, Some(&md5)).unwrap(), Unpacked::Cached);
-        assert_eq!(run(&src, &cache, None).unwrap(), Unpacked::Cached);
+        // Without one the source is asked first: gone, the cached copy is used, with a
+        // warning for the caller to show.
+        let Unpacked::Ensured {
+            fetched,
+            unpacked: false,
+            retired: None,
+        } = run(&src, &cache, None).unwrap()
+        else {
+            panic!("not answered from the cache")
+        };
+        let warning = fetched.warning.unwrap();
+        assert_eq!(warning.source, src.display().to_string());
+        assert!(warning.reason.contains("cannot open"), "{warning}");
     }
 
     #[test]
@@ -279,41 +333,6 @@ mod tests {
     }
 
     #[test]
-    fn stamp_sits_beside_the_folder() {
-        assert_eq!(
-            stamp_path(Path::new("/apps/images/x/contents")),
-            Path::new("/apps/images/x/.contents.md5")
-        );
-    }
-
-    #[test]
-    fn stamp_matching() {
-        let tmp = tempfile::tempdir().unwrap();
-        let stamp = tmp.path().join(".contents.md5");
-        let tarball = Path::new("/apps/images/x/stack 1.tar.gz");
-        let other = Path::new("/apps/images/x/stack-2.tar.gz");
-        assert!(!stamp_matches(&stamp, None, tarball, None), "no stamp");
-        assert!(
-            !stamp_matches(&stamp, Some("abc"), tarball, None),
-            "no stamp"
-        );
-        fs::write(&stamp, stamp_text("ABC", tarball, None)).unwrap();
-        assert_eq!(fs::read_to_string(&stamp).unwrap(), "ABC  stack 1.tar.gz\n");
-        assert!(stamp_matches(&stamp, Some("abc"), tarball, None));
-        assert!(stamp_matches(&stamp, Some("abc"), other, None), "same md5");
-        assert!(!stamp_matches(&stamp, Some("abd"), tarball, None));
-        assert!(
-            stamp_matches(&stamp, None, tarball, None),
-            "same file, no md5"
-        );
-        assert!(!stamp_matches(&stamp, None, other, None), "another URL");
-        // A stamp of an older version: the md5 alone.
-        fs::write(&stamp, "ABC\n").unwrap();
-        assert!(stamp_matches(&stamp, Some("abc"), tarball, None));
-        assert!(!stamp_matches(&stamp, None, tarball, None));
-    }
-
-    #[test]
     fn without_md5_a_new_url_is_fetched_not_answered_from_the_cache() {
         let tmp = tempfile::tempdir().unwrap();
         let (a, _) = tarball(tmp.path(), "a.tar.gz", "one");
@@ -330,7 +349,17 @@ mod tests {
             )
         };
         at(&a, "a.tar.gz").unwrap();
-        assert_eq!(at(&a, "a.tar.gz").unwrap(), Unpacked::Cached);
+        // Unchanged at its source: neither copied nor unpacked again.
+        let again = at(&a, "a.tar.gz").unwrap();
+        let Unpacked::Ensured {
+            fetched,
+            unpacked: false,
+            ..
+        } = again
+        else {
+            panic!("{again:?}")
+        };
+        assert!(!fetched.downloaded && fetched.warning.is_none());
         let second = at(&b, "b.tar.gz").unwrap();
         assert!(
             matches!(second, Unpacked::Ensured { unpacked: true, .. }),
@@ -343,92 +372,53 @@ mod tests {
         assert_eq!(fs::read_to_string(cache.join("contents/f")).unwrap(), "two");
     }
 
-    const SHIFT: IdShift = IdShift {
-        uid_base: 100_000,
-        gid_base: 100_000,
-        count: 65536,
-    };
-
     #[test]
-    fn the_shift_of_an_unpacked_folder_is_read_back() {
+    fn an_image_unpacked_under_the_old_layout_is_not_unpacked_again() {
         let tmp = tempfile::tempdir().unwrap();
-        let contents = tmp.path().join("contents");
-        assert_eq!(unpacked_shift(&contents), None);
-        let stamp = stamp_path(&contents);
-        fs::write(
-            &stamp,
-            stamp_text("abc", Path::new("x.tar.gz"), Some(SHIFT)),
-        )
-        .unwrap();
-        assert_eq!(unpacked_shift(&contents), Some(SHIFT));
-        fs::write(&stamp, stamp_text("abc", Path::new("x.tar.gz"), None)).unwrap();
-        assert_eq!(unpacked_shift(&contents), None);
-        fs::write(&stamp, "abc  x.tar.gz\nids 1:2\n").unwrap();
-        assert_eq!(unpacked_shift(&contents), None);
-    }
-
-    #[test]
-    fn stamp_text_records_the_shift() {
-        let tarball = Path::new("/apps/images/x/stack.tar.gz");
-        let split = IdShift {
-            uid_base: 200_000,
-            gid_base: 300_000,
-            count: 1000,
+        let (src, md5) = tarball(tmp.path(), "a.tar.gz", "one");
+        let cache = tmp.path().join("cache");
+        // An older vr: the tarball under its basename, a one-line stamp.
+        run(&src, &cache, Some(&md5)).unwrap();
+        let stamp = cache.join(".contents.md5");
+        fs::write(&stamp, format!("{md5}  a.tar.gz\n")).unwrap();
+        let new_name = cache.join(crate::cache_name(src.to_str().unwrap()));
+        let at = |md5: Option<&str>| {
+            let fetch = FetchOptions {
+                md5: md5.map(str::to_owned),
+                ..FetchOptions::default()
+            };
+            let opts = UnpackOptions::default();
+            ensure_unpacked_with(
+                src.to_str().unwrap(),
+                &new_name,
+                &cache.join("contents"),
+                &fetch,
+                &opts,
+                &NoProgress,
+            )
+            .unwrap()
         };
-        let cases = [
-            (None, "abc  stack.tar.gz\n"),
-            (Some(SHIFT), "abc  stack.tar.gz\nids 100000:100000:65536\n"),
-            (Some(split), "abc  stack.tar.gz\nids 200000:300000:1000\n"),
-        ];
-        for (shift, want) in cases {
-            assert_eq!(stamp_text("abc", tarball, shift), want, "{shift:?}");
-        }
-    }
-
-    #[test]
-    fn stamp_matches_only_the_same_shift() {
-        let tmp = tempfile::tempdir().unwrap();
-        let stamp = tmp.path().join(".contents.md5");
-        let tarball = Path::new("/apps/images/x/stack.tar.gz");
-        let other = IdShift {
-            gid_base: 200_000,
-            ..SHIFT
-        };
-        let fewer = IdShift {
-            count: 65535,
-            ..SHIFT
-        };
-        let shifted = "ABC  stack.tar.gz\nids 100000:100000:65536\n";
-        // (stamp text, shift asked for) -> matches, for the md5 and for the file name
-        let cases = [
-            ("ABC  stack.tar.gz\n", None, true),
-            ("ABC  stack.tar.gz\n", Some(SHIFT), false),
-            ("ABC\n", Some(SHIFT), false),
-            (shifted, Some(SHIFT), true),
-            (shifted, None, false),
-            (shifted, Some(other), false),
-            (shifted, Some(fewer), false),
-            (
-                "ABC  stack.tar.gz\nids 100000:100000:65536",
-                Some(SHIFT),
-                true,
+        // With the md5: the stamp alone answers.
+        assert_eq!(at(Some(&md5)), Unpacked::Cached);
+        // Without: fetched under the new name, found to be what the folder came from.
+        let got = at(None);
+        assert!(
+            matches!(
+                got,
+                Unpacked::Ensured {
+                    unpacked: false,
+                    ..
+                }
             ),
-            ("ABC  stack.tar.gz\nids 100000:100000\n", Some(SHIFT), false),
-            (
-                "ABC  stack.tar.gz\nids 100000:100000:65536\nmore\n",
-                Some(SHIFT),
-                false,
-            ),
-            ("ABC  stack.tar.gz\n\n", None, false),
-        ];
-        for (text, shift, want) in cases {
-            fs::write(&stamp, text).unwrap();
-            let by_md5 = stamp_matches(&stamp, Some("abc"), tarball, shift);
-            assert_eq!(by_md5, want, "{text:?} {shift:?} by md5");
-            if text.contains("  ") {
-                let by_name = stamp_matches(&stamp, None, tarball, shift);
-                assert_eq!(by_name, want, "{text:?} {shift:?} by name");
-            }
-        }
+            "{got:?}"
+        );
+        let sha = crate::sha256_file(&src).unwrap();
+        assert_eq!(
+            fs::read_to_string(&stamp).unwrap(),
+            format!(
+                "{md5}  {}\nsha256 {sha}\n",
+                new_name.file_name().unwrap().to_string_lossy()
+            )
+        );
     }
 }

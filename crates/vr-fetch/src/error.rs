@@ -1,5 +1,7 @@
 //! The one error type of vr-fetch: every variant names the path, URL or entry it is about.
+//! URLs in errors are always redacted ([`crate::redact`]): no user info, no query.
 
+use crate::limits::Limit;
 use std::path::PathBuf;
 
 /// What went wrong while fetching, hashing, locking or unpacking.
@@ -31,23 +33,42 @@ pub enum Error {
         /// The status code (404, 500, ..).
         status: u16,
     },
-    /// The server could not be reached, or the request failed below HTTP.
+    /// The server could not be reached, or the request failed below HTTP (or the answer was
+    /// not HTTP).
     #[error("GET {url} failed")]
     Transport {
-        /// The URL asked for.
+        /// The URL asked for (redacted).
         url: String,
-        /// The reason (connection refused, DNS, TLS, ..).
+        /// The reason (connection refused, DNS, TLS, a malformed response, ..), redacted.
         #[source]
-        source: Box<ureq::Transport>,
+        source: std::io::Error,
+    },
+    /// A redirect could not be followed: to a scheme other than http(s), without a usable
+    /// Location, or one too many (a loop).
+    #[error("GET {url} failed: {reason}")]
+    Redirect {
+        /// The URL that redirected (redacted).
+        url: String,
+        /// Why it is not followed.
+        reason: String,
+    },
+    /// A download went past one of its limits ([`crate::DownloadLimits`]); nothing of it was
+    /// kept.
+    #[error("download of {url} stopped: {limit}; nothing was kept")]
+    DownloadLimit {
+        /// The URL (redacted) or local path.
+        url: String,
+        /// The limit.
+        limit: Limit,
     },
     /// Reading the body of a download failed part way.
     #[error("download of {url} broke off after {received} bytes")]
     BodyRead {
-        /// The URL (or local path) read from.
+        /// The URL (redacted) or local path read from.
         url: String,
         /// Bytes received before the failure.
         received: u64,
-        /// The reason.
+        /// The reason (redacted).
         #[source]
         source: std::io::Error,
     },
@@ -70,6 +91,24 @@ pub enum Error {
         expected: String,
         /// The md5 of what was fetched.
         actual: String,
+    },
+    /// The fetched bytes do not have the expected sha256.
+    #[error("sha256 mismatch for {source_name}: expected {expected}, got {actual}")]
+    Sha256Mismatch {
+        /// The URL (redacted) or local path fetched.
+        source_name: String,
+        /// The sha256 asked for.
+        expected: String,
+        /// The sha256 of what was fetched.
+        actual: String,
+    },
+    /// The sha256 given by the caller is not 64 hex digits.
+    #[error("invalid sha256 {value:?} for {source_name}: expected 64 hex digits")]
+    InvalidSha256 {
+        /// The URL (redacted) or local path it was given for.
+        source_name: String,
+        /// The value given.
+        value: String,
     },
     /// The md5 given by the caller is not 32 hex digits.
     #[error("invalid md5 {value:?} for {source_name}: expected 32 hex digits")]
@@ -131,6 +170,30 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// An unpack went past one of its limits ([`crate::UnpackLimits`]) at `entry`; nothing of
+    /// it was kept.
+    #[error("cannot unpack {}: {limit} (stopped at entry {entry:?}); nothing was kept", tarball.display())]
+    UnpackLimit {
+        /// The tarball.
+        tarball: PathBuf,
+        /// The entry that went past the limit.
+        entry: String,
+        /// The limit.
+        limit: Limit,
+    },
+    /// A cached tarball did not unpack (corrupt, cut short, or refused): it was removed from
+    /// the cache, so that the next run fetches it again.
+    #[error(
+        "{} does not unpack: removed from the cache, the next run fetches it again",
+        tarball.display()
+    )]
+    Discarded {
+        /// The cache entry removed.
+        tarball: PathBuf,
+        /// Why it did not unpack.
+        #[source]
+        error: Box<Error>,
+    },
     /// An entry could not be written.
     #[error("cannot unpack entry {entry:?} of {}", tarball.display())]
     Entry {
@@ -153,6 +216,23 @@ pub enum Error {
         #[source]
         error: Box<Error>,
     },
+}
+
+impl Error {
+    /// Whether the source could not be reached or read (the server is down, slow, or broke
+    /// off; a local file is missing): with a cached copy, that copy is used instead.
+    pub(crate) fn unreachable(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::BodyRead { .. } | Error::Truncated { .. } => true,
+            Error::HttpStatus { status, .. } => *status >= 500 || matches!(status, 408 | 429),
+            Error::DownloadLimit {
+                limit: Limit::Speed { .. },
+                ..
+            } => true,
+            Error::Io { op, .. } => *op == "open",
+            _ => false,
+        }
+    }
 }
 
 /// `Result` with vr-fetch's [`Error`].

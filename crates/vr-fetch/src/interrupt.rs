@@ -1,14 +1,15 @@
 //! Ctrl-C or SIGTERM during a download or an unpack: stop at the next chunk or entry and
-//! return [`Error::Interrupted`], so that the temp file or temp folder is removed on the way
+//! return [`crate::Error::Interrupted`], so that the temp file or temp folder is removed on the way
 //! out instead of being left half-written beside the cache entry.
 //!
 //! A tool calls [`install`] (or [`vr_stop::Stop::install`]) once before fetching; from then on
 //! SIGINT, SIGTERM and SIGHUP only set the process's flag that the download and unpack loops
 //! look at. A second signal kills the process at once (for a download that hangs).
-//! What a killed process leaves behind is removed by the next call that takes the same
-//! entry's lock (see [`remove_stale_temps`]).
+//! Libraries and tests can pass a [`vr_stop::Stop`] of their own instead
+//! ([`crate::FetchOptions::stop`], [`crate::UnpackOptions::stop`]); the default is the
+//! process's flag. What a killed process leaves behind is removed by the next fetch or unpack
+//! of the same entry (see [`remove_stale_temps`]).
 
-use crate::error::{Error, Result};
 use std::path::Path;
 
 /// Makes SIGINT, SIGTERM and SIGHUP stop downloads and unpacks: the process's
@@ -22,17 +23,10 @@ pub fn caught() -> Option<i32> {
     vr_stop::Stop::process().signal()
 }
 
-/// [`Error::Interrupted`] when a signal asked us to stop.
-pub(crate) fn check() -> Result<()> {
-    match caught() {
-        Some(signal) => Err(Error::Interrupted { signal }),
-        None => Ok(()),
-    }
-}
-
 /// Removes what killed processes left beside `target`: temp downloads `.<name>.XXXXXX.part`
-/// and temp unpack folders `.<name>.unpack-XXXXXX`. Call it only while holding the lock that
-/// covers `target` (no live process is writing them then). Returns how many it removed.
+/// and temp unpack folders `.<name>.unpack-XXXXXX` that no live process holds locked (every
+/// writer holds an `flock` on its temp file or folder while it writes). Returns how many it
+/// removed. Fetches and unpacks call it themselves for their entry.
 pub fn remove_stale_temps(target: &Path) -> usize {
     let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
         return 0;
@@ -42,26 +36,7 @@ pub fn remove_stale_temps(target: &Path) -> usize {
     } else {
         dir
     };
-    let name = name.to_string_lossy();
-    let part = format!(".{name}.");
-    let unpack = format!(".{name}.unpack-");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        let gone = if file.starts_with(&unpack) {
-            std::fs::remove_dir_all(&path).is_ok()
-        } else if file.starts_with(&part) && file.ends_with(".part") {
-            std::fs::remove_file(&path).is_ok()
-        } else {
-            false
-        };
-        removed += usize::from(gone);
-    }
-    removed
+    crate::temp::sweep(dir, &name.to_string_lossy())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `unpack`: a compressed tarball into a directory, safely and atomically.
 
+mod budget;
 mod path;
 mod pipe;
 mod rules;
@@ -7,12 +8,16 @@ mod sys;
 mod tree;
 
 use crate::error::{io, Error, Result};
+use crate::limits::UnpackLimits;
 use crate::lock::{lock_path, EntryLock};
+use crate::temp::TempDir;
+use budget::Budget;
 use pipe::Pipe;
 use std::fs::{self, File};
 use std::io::{BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use tree::{Fail, Tree};
+use vr_stop::Stop;
 
 pub use rules::{IdShift, Policy};
 
@@ -20,8 +25,9 @@ pub use rules::{IdShift, Policy};
 const READ_BUF: usize = 256 * 1024;
 
 /// How to unpack. The default keeps everything as stored: an OS image unpacked for a container
-/// without a user namespace.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// without a user namespace, within the default [`UnpackLimits`], stopped by the process's
+/// stop flag.
+#[derive(Debug, Clone)]
 pub struct UnpackOptions {
     /// Give everything unpacked to this (uid, gid), host ids, whatever `shift` says. When
     /// None, root keeps the numeric owners stored in the tarball (shifted by `shift`), and
@@ -42,6 +48,25 @@ pub struct UnpackOptions {
     /// unpacker can write when the target's parent is writable by someone else (a
     /// container's layer): the tree being written is then out of their reach.
     pub staging: Option<PathBuf>,
+    /// How much the unpack may write: bytes (declared sparse sizes included), entries, and
+    /// the free space it leaves on the target's file system.
+    pub limits: UnpackLimits,
+    /// Stops the unpack between entries when set (default: the process's flag, see
+    /// [`crate::interrupt`]).
+    pub stop: Stop,
+}
+
+impl Default for UnpackOptions {
+    fn default() -> UnpackOptions {
+        UnpackOptions {
+            owner: None,
+            shift: None,
+            policy: Policy::default(),
+            staging: None,
+            limits: UnpackLimits::default(),
+            stop: Stop::process(),
+        }
+    }
 }
 
 impl UnpackOptions {
@@ -99,10 +124,13 @@ impl Compression {
 
 /// Unpacks `tarball` (gzip, bzip2 or xz, by extension) into `target`: into a temp dir beside
 /// `target`, renamed into place when complete; an existing `target` is replaced. An entry that
-/// would land outside, or be written through a symlink, refuses the whole tarball, and then
-/// nothing is left under `target` or beside it.
+/// would land outside, or be written through a symlink, refuses the whole tarball, and so does
+/// going past one of [`UnpackOptions::limits`]: then nothing is left under `target` or beside
+/// it. What an earlier, killed unpack of `target` left in the staging folder is removed first.
 pub fn unpack(tarball: &Path, target: &Path, opts: &UnpackOptions) -> Result<()> {
-    unpack_into(tarball, target, opts, None).map(|_| ())
+    Compression::from_path(tarball)?;
+    let file = File::open(tarball).map_err(io("open", tarball))?;
+    unpack_from(tarball, file, target, opts, None).map(|_| ())
 }
 
 /// Like [`unpack`], but an existing `target` is not removed: it is moved, in the same step
@@ -115,17 +143,21 @@ pub fn unpack_retiring(
     opts: &UnpackOptions,
     retire_prefix: &str,
 ) -> Result<Option<PathBuf>> {
-    unpack_into(tarball, target, opts, Some(retire_prefix))
+    Compression::from_path(tarball)?;
+    let file = File::open(tarball).map_err(io("open", tarball))?;
+    unpack_from(tarball, file, target, opts, Some(retire_prefix))
 }
 
-fn unpack_into(
+/// Unpacks the open `file` (named `tarball`: its name says the compression, and errors name
+/// it) into `target`, retiring an existing one under `retire_prefix` when given.
+pub(crate) fn unpack_from(
     tarball: &Path,
+    file: File,
     target: &Path,
     opts: &UnpackOptions,
     retire_prefix: Option<&str>,
 ) -> Result<Option<PathBuf>> {
     let compression = Compression::from_path(tarball)?;
-    let file = File::open(tarball).map_err(io("open", tarball))?;
     let name = target
         .file_name()
         .ok_or_else(|| {
@@ -142,11 +174,11 @@ fn unpack_into(
     };
     fs::create_dir_all(&parent).map_err(io("create directory", &parent))?;
     let staging = opts.staging.clone().unwrap_or_else(|| parent.clone());
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.unpack-"))
-        .tempdir_in(&staging)
-        .map_err(io("create temp dir in", &staging))?;
-    let result = fill(tarball, compression, file, tmp.path(), opts)
+    crate::temp::sweep(&staging, &name);
+    let tmp = TempDir::new(&staging, &name).map_err(io("create temp dir in", &staging))?;
+    let result = Budget::new(tmp.path(), opts.limits)
+        .map_err(io("look at the free space of", tmp.path()))
+        .and_then(|budget| fill(tarball, compression, file, tmp.path(), opts, budget))
         .and_then(|()| place(tmp.path(), target))
         .and_then(|swapped| match (swapped, retire_prefix) {
             (true, Some(prefix)) => retire(tmp.path(), &parent, prefix).map(Some),
@@ -155,10 +187,7 @@ fn unpack_into(
     let tmp_path = tmp.path().to_path_buf();
     // On success the temp name holds nothing, or the replaced old tree; on failure the partial
     // unpack. Either way it goes.
-    let cleanup = match tmp.close() {
-        Err(e) if e.kind() != ErrorKind::NotFound => Some(e),
-        _ => None,
-    };
+    let cleanup = tmp.close().err();
     match (result, cleanup) {
         (Ok(retired), None) => Ok(retired),
         (Ok(_), Some(e)) => Err(io("remove the replaced tree at", tmp_path)(e)),
@@ -188,13 +217,14 @@ pub fn unpack_once(tarball: &Path, target: &Path, opts: &UnpackOptions) -> Resul
     Ok(true)
 }
 
-/// Writes every entry of the tarball under `root`.
+/// Writes every entry of the tarball under `root`, within `budget`.
 fn fill(
     tarball: &Path,
     compression: Compression,
     file: File,
     root: &Path,
     opts: &UnpackOptions,
+    budget: Budget,
 ) -> Result<()> {
     let tar_err = |source| Error::Tar {
         tarball: tarball.to_path_buf(),
@@ -202,9 +232,11 @@ fn fill(
     };
     let pipe = Pipe::spawn(compression.decoder(file)).map_err(io("start unpacking", tarball))?;
     let mut archive = tar::Archive::new(pipe);
-    let mut tree = Tree::new(root, opts);
+    let mut tree = Tree::new(root, opts, budget);
     for entry in archive.entries().map_err(tar_err)? {
-        crate::interrupt::check()?;
+        opts.stop
+            .check()
+            .map_err(|i| Error::Interrupted { signal: i.0 })?;
         let mut entry = entry.map_err(tar_err)?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         tree.add(&mut entry).map_err(|fail| match fail {
@@ -218,6 +250,11 @@ fn fill(
                 tarball: tarball.to_path_buf(),
                 entry: name.clone(),
                 source,
+            },
+            Fail::Limit(limit) => Error::UnpackLimit {
+                tarball: tarball.to_path_buf(),
+                entry: name.clone(),
+                limit,
             },
         })?;
     }

@@ -12,6 +12,7 @@
 //! until then it is the unpacker's 0700 temp dir, so a shifted owner (a container's root on the
 //! host) cannot reach into the tree while it is written.
 
+use super::budget::Budget;
 use super::path::{enclosed, parents};
 use super::rules::{IdShift, Ownership, Policy};
 use super::sys::{create_new, current_umask, mknod, replace, set_mtime};
@@ -34,6 +35,8 @@ pub(crate) enum Fail {
     Read(io::Error),
     /// Writing the entry failed.
     Write(io::Error),
+    /// The entry goes past a limit of the unpack.
+    Limit(crate::limits::Limit),
 }
 
 /// Metadata of a directory, applied once everything inside it is written.
@@ -62,11 +65,12 @@ pub(crate) struct Tree {
     umask: u32,
     may_mknod: bool,
     buf: Vec<u8>,
+    budget: Budget,
 }
 
 impl Tree {
     /// A tree over the empty directory `root`.
-    pub(crate) fn new(root: &Path, opts: &UnpackOptions) -> Tree {
+    pub(crate) fn new(root: &Path, opts: &UnpackOptions, budget: Budget) -> Tree {
         let euid = nix::unistd::geteuid().as_raw();
         let egid = nix::unistd::getegid().as_raw();
         let me = (euid, egid);
@@ -91,6 +95,7 @@ impl Tree {
             umask: current_umask(),
             may_mknod: euid == 0,
             buf: vec![0u8; COPY_BUF],
+            budget,
         }
     }
 
@@ -100,6 +105,8 @@ impl Tree {
         let rel = enclosed(&name).map_err(|r| Fail::Unsafe(r.to_string()))?;
         let header = entry.header();
         let kind = header.entry_type();
+        // Charged before anything is written: a sparse file at the size it declares.
+        self.budget.entry(kind, entry.size()).map_err(Fail::Limit)?;
         let mode = self.policy.entry_mode(header.mode().map_err(Fail::Read)?);
         // Unreadable device numbers are shown as 0:0 here: the entry is refused either way.
         let (major, minor) = device(header, kind).unwrap_or((0, 0));
@@ -258,6 +265,7 @@ impl Tree {
             if self.dirs.contains(parent) {
                 continue;
             }
+            self.budget.folder().map_err(Fail::Limit)?;
             let path = self.root.join(parent);
             match fs::create_dir(&path) {
                 Ok(()) => {}

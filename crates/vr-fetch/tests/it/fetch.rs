@@ -50,14 +50,17 @@ fn http_download_then_cache_reuse() {
     assert_eq!(fs::read(&dest).unwrap(), BODY);
     let second = ensure(&url, &dest, Some(&BODY_MD5.to_uppercase())).unwrap();
     assert!(!second.downloaded);
-    // Without an md5 the cached file is reused too.
+    assert_eq!(server.requests("/build.tar.gz"), 1);
+    // Without an md5 the server is asked whether it changed: it did not.
     let third = ensure(&url, &dest, None).unwrap();
     assert!(!third.downloaded);
     assert_eq!(third.md5, BODY_MD5);
-    assert_eq!(server.requests("/build.tar.gz"), 1);
+    assert_eq!(server.requests("/build.tar.gz"), 2);
+    assert_eq!(server.not_modified("/build.tar.gz"), 1);
+    assert_eq!(server.bodies("/build.tar.gz"), 1);
     assert_eq!(
         names(dest.parent().unwrap()),
-        ["build.tar.gz", "build.tar.gz.lock"]
+        ["build.tar.gz", "build.tar.gz.lock", "build.tar.gz.meta"]
     );
 }
 
@@ -94,7 +97,7 @@ fn local_path_and_file_url() {
 }
 
 #[test]
-fn md5_mismatch_names_both_sums_and_leaves_nothing() {
+fn md5_mismatch_names_both_sums_and_keeps_the_cached_file() {
     let (src, server) = served();
     let wrong = "0123456789abcdef0123456789abcdef";
     let cache = tempfile::tempdir().unwrap();
@@ -102,15 +105,24 @@ fn md5_mismatch_names_both_sums_and_leaves_nothing() {
     let local = src.path().join("build.tar.gz").display().to_string();
     for source in [url, local] {
         let dest = cache.path().join("sub").join("build.tar.gz");
-        // A stale cached file goes too: nothing bad stays under the final name.
+        // What is cached stays as it was: other procs came from it.
         fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        fs::write(&dest, b"stale").unwrap();
+        fs::write(&dest, b"cached").unwrap();
         let err = ensure(&source, &dest, Some(wrong)).unwrap_err();
         assert!(matches!(err, Error::Md5Mismatch { .. }));
         assert_eq!(
             err.to_string(),
             format!("md5 mismatch for {source}: expected {wrong}, got {BODY_MD5}")
         );
+        assert_eq!(fs::read(&dest).unwrap(), b"cached");
+        assert_eq!(
+            names(dest.parent().unwrap()),
+            ["build.tar.gz", "build.tar.gz.lock"]
+        );
+        fs::remove_dir_all(dest.parent().unwrap()).unwrap();
+        // Without a cached file: nothing is left at all.
+        let err = ensure(&source, &dest, Some(wrong)).unwrap_err();
+        assert!(matches!(err, Error::Md5Mismatch { .. }));
         nothing_left(&dest);
         fs::remove_dir_all(dest.parent().unwrap()).unwrap();
     }
@@ -237,7 +249,9 @@ fn eight_threads_download_once() {
     let fetched: Vec<_> = results.into_iter().map(|r| r.unwrap()).collect();
     assert_eq!(fetched.iter().filter(|f| f.downloaded).count(), 1);
     assert!(fetched.iter().all(|f| f.md5 == fetched[0].md5));
-    assert_eq!(server.requests("/slow/big.bin"), 1);
+    // One download; the others ask whether it is still current, and it is.
+    assert_eq!(server.bodies("/slow/big.bin"), 1);
+    assert_eq!(server.not_modified("/slow/big.bin"), 7);
 }
 
 #[test]
@@ -275,7 +289,8 @@ fn eight_processes_download_once() {
         7,
         "{outs:?}"
     );
-    assert_eq!(server.requests("/slow/big.bin"), 1);
+    assert_eq!(server.bodies("/slow/big.bin"), 1);
+    assert_eq!(server.not_modified("/slow/big.bin"), 7);
 }
 
 /// Records what a download reports.

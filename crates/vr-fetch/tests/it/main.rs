@@ -3,8 +3,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod build_policy;
+mod cache;
 mod fetch;
 mod hostile;
+mod limits;
+mod server;
 mod shift;
 mod support;
+mod sweep;
 mod unpack;
