@@ -279,7 +279,7 @@ fn help_items(tool: &str) -> Vec<String> {
 #[test]
 fn every_command_and_option_is_documented() {
     let cases = [
-        ("vrun", "docs/vrun.md", 6),
+        ("vrun", "docs/vrun.md", 7),
         ("vimage", "docs/vimage.md", 2),
         ("vuptest", "docs/vuptest.md", 6),
     ];

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use support::{copy, free_port, interrupt, leftovers, md5, set_keys, to_stderr};
 
 /// How many steps the demo announces.
-const STEPS: usize = 14;
+const STEPS: usize = 15;
 /// The command lines the demo runs (the docs quote them; tests/tests/docs.rs checks that).
 const VIMAGE_BUILD: &str = "vimage build image.yaml";
 const VRUN_SETUP: &str = "vrun setup proc.yaml";
@@ -32,6 +32,7 @@ const VRUN_UPTEST: &str = "vrun uptest proc.yaml";
 const VRUN_UPTEST_JQ: &str = "vrun uptest proc.yaml | jq '.[] | select(.Passed|not)'";
 const VRUN_TEARDOWN: &str = "vrun teardown proc.yaml";
 const VRUN_GC: &str = "vrun gc";
+const VRUN_DOCTOR: &str = "vrun doctor";
 /// The container name of examples/proc.yaml without its port.
 const NAME_STEM: &str = "hello-v1-demo-5f3a9c1-web";
 /// How long the proc may take to listen, and to stop after SIGTERM.
@@ -144,13 +145,23 @@ impl Demo {
             self.root.display()
         );
 
-        step(3, "make a base image: busybox-base.tar.gz, a busybox-static rootfs with users root and app");
+        step(
+            3,
+            &format!("{VRUN_DOCTOR}: check that this host can run vr (LXC, cgroups, overlayfs, user namespaces, VR_ROOT, disk)"),
+        );
+        let report = self.capture(VRUN_DOCTOR)?;
+        ensure!(
+            report.trim_start().starts_with('['),
+            "vrun doctor printed no JSON: {report}"
+        );
+
+        step(4, "make a base image: busybox-base.tar.gz, a busybox-static rootfs with users root and app");
         let base = self.work.join("busybox-base.tar.gz");
         let base_md5 = vr_tests::busybox_image(&base)
             .with_context(|| format!("cannot make {}", base.display()))?;
         eprintln!("demo: busybox-base.tar.gz, md5 {base_md5}");
 
-        step(4, &format!("{VIMAGE_BUILD}: run examples/image/provision.sh as root in a container on the base image, pack the result"));
+        step(5, &format!("{VIMAGE_BUILD}: run examples/image/provision.sh as root in a container on the base image, pack the result"));
         for f in ["image.yaml", "provision.sh"] {
             copy(&examples.join("image").join(f), &self.work.join(f))?;
         }
@@ -158,7 +169,7 @@ impl Demo {
         let image_md5 = md5(&self.work.join("demo-stack.tar.gz"))?;
 
         step(
-            5,
+            6,
             "pack the app: examples/app (Procfile, public/, uptests/web/) as hello-build.tar.gz",
         );
         let build = self.work.join("hello-build.tar.gz");
@@ -167,7 +178,7 @@ impl Demo {
         let build_md5 = md5(&build)?;
 
         let port = free_port()?;
-        step(6, &format!("write proc.yaml: examples/proc.yaml with port {port} (free now) and the md5 of both tarballs"));
+        step(7, &format!("write proc.yaml: examples/proc.yaml with port {port} (free now) and the md5 of both tarballs"));
         let template = examples.join("proc.yaml");
         let text = fs::read_to_string(&template)
             .with_context(|| format!("cannot read {}", template.display()))?;
@@ -183,11 +194,11 @@ impl Demo {
         fs::write(&proc_yaml, text)
             .with_context(|| format!("cannot write {}", proc_yaml.display()))?;
 
-        step(7, &format!("{VRUN_SETUP}: unpack the image (once per host), the build into the proc's own layer, write its LXC config"));
+        step(8, &format!("{VRUN_SETUP}: unpack the image (once per host), the build into the proc's own layer, write its LXC config"));
         self.set_up = true;
         self.check(VRUN_SETUP)?;
 
-        step(8, &format!("{VRUN_RUN} in the background, as a supervisor would start it; wait until it listens on port {port}"));
+        step(9, &format!("{VRUN_RUN} in the background, as a supervisor would start it; wait until it listens on port {port}"));
         let child = self
             .sh(&format!("exec {VRUN_RUN}"))
             .stdin(Stdio::null())
@@ -197,7 +208,7 @@ impl Demo {
         self.running = Some(child);
         self.wait_for_port(port)?;
 
-        step(9, &format!("{VRUN_UPTEST}: run uptests/web/* in a container beside the proc; its JSON is the demo's stdout"));
+        step(10, &format!("{VRUN_UPTEST}: run uptests/web/* in a container beside the proc; its JSON is the demo's stdout"));
         let json = self.capture(VRUN_UPTEST)?;
         print!("{json}");
         std::io::stdout()
@@ -222,7 +233,7 @@ impl Demo {
         );
 
         step(
-            10,
+            11,
             &format!("{VRUN_UPTEST_JQ}: how a script lists failed uptests (none here)"),
         );
         let failed = self.capture(VRUN_UPTEST_JQ)?;
@@ -231,7 +242,7 @@ impl Demo {
             "jq found failed uptests:\n{failed}"
         );
 
-        step(11, "stop the proc: SIGTERM to `vrun run`, which hands it to httpd and exits with its status (143 = 128 + SIGTERM)");
+        step(12, "stop the proc: SIGTERM to `vrun run`, which hands it to httpd and exits with its status (143 = 128 + SIGTERM)");
         let status = self.stop()?;
         ensure!(
             matches!(status.code(), Some(0 | 143)),
@@ -242,7 +253,7 @@ impl Demo {
             status.code().unwrap_or(-1)
         );
 
-        step(12, &format!("{VRUN_TEARDOWN}: remove the proc's folder"));
+        step(13, &format!("{VRUN_TEARDOWN}: remove the proc's folder"));
         self.check(VRUN_TEARDOWN)?;
         self.set_up = false;
         let name = format!("{NAME_STEM}-{port}");
@@ -254,7 +265,7 @@ impl Demo {
         );
 
         step(
-            13,
+            14,
             &format!("{VRUN_GC}: remove the cached tarballs no set-up proc uses any more (what went, as JSON on stdout)"),
         );
         let removed = self.capture(VRUN_GC)?;
@@ -264,7 +275,7 @@ impl Demo {
             "vrun gc did not remove the demo's build tarball: {removed}"
         );
 
-        step(14, "check that nothing of the proc is left (process, mount, cgroup), then remove the demo's temp folder");
+        step(15, "check that nothing of the proc is left (process, mount, cgroup), then remove the demo's temp folder");
         let tmp = self
             .tmp
             .as_ref()

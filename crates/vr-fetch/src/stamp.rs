@@ -110,11 +110,11 @@ impl Stamp {
         if !want.any() {
             return !self.name.is_empty() && self.name == file_name(tarball);
         }
-        let md5 = want.md5.as_ref().map_or(true, |m| *m == self.md5);
+        let md5 = want.md5.as_ref().is_none_or(|m| *m == self.md5);
         let sha = want
             .sha256
             .as_ref()
-            .map_or(true, |s| self.sha256.as_ref() == Some(s));
+            .is_none_or(|s| self.sha256.as_ref() == Some(s));
         md5 && sha
     }
 
@@ -123,7 +123,7 @@ impl Stamp {
     pub(crate) fn matches_sums(&self, sums: &Sums, shift: Option<IdShift>) -> bool {
         self.same_shift(shift)
             && self.md5 == sums.md5
-            && self.sha256.as_ref().map_or(true, |s| *s == sums.sha256)
+            && self.sha256.as_ref().is_none_or(|s| *s == sums.sha256)
     }
 }
 

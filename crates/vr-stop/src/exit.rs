@@ -123,8 +123,14 @@ pub const TABLE: &[Meaning] = &[
     },
     Meaning {
         tool: Vrun,
+        status: "1",
+        verbs: "doctor",
+        meaning: "a check of the host failed (its fix is printed)",
+    },
+    Meaning {
+        tool: Vrun,
         status: "2",
-        verbs: "setup, uptest, teardown, shell",
+        verbs: "setup, uptest, teardown, shell, gc, doctor",
         meaning: "vrun failed: a bad or missing proc.yaml key, a download, a checksum mismatch, an unknown user, LXC, an uptest container that did not reach its uptests within `--timeout`; also command-line usage errors, for every verb",
     },
     Meaning {

@@ -52,6 +52,12 @@ pub enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Check whether this host can run vr: a table on stderr, JSON on stdout.
+    ///
+    /// Checks LXC, cgroups, overlayfs, user namespaces, the id range, seccomp, VR_ROOT, free
+    /// disk and vuptest; changes nothing. Exits 1 when a check fails, each failure with the
+    /// command that fixes it.
+    Doctor,
 }
 
 /// vuptest's options that `vrun uptest` passes on.

@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod container;
+pub mod doctor;
 pub mod gc;
 mod lock;
 pub mod oom;

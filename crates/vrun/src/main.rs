@@ -5,7 +5,7 @@
 use clap::Parser;
 use std::process::ExitCode;
 use vrun::cli::{Cli, Cmd};
-use vrun::{gc, run, setup, Exit, Failure};
+use vrun::{doctor, gc, run, setup, Exit, Failure};
 
 fn verb(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
@@ -15,11 +15,12 @@ fn verb(cli: Cli) -> Result<Exit, Failure> {
         Cmd::Teardown { proc_yaml } => setup::teardown(&proc_yaml),
         Cmd::Shell { proc_yaml } => run::shell(&proc_yaml),
         Cmd::Gc { dry_run } => gc::run(dry_run),
+        Cmd::Doctor => doctor::run(),
     }
 }
 
 /// The commands, for usage errors.
-const COMMANDS: &str = "setup, run, uptest, teardown, shell, gc";
+const COMMANDS: &str = "setup, run, uptest, teardown, shell, gc, doctor";
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -95,7 +95,7 @@ impl UptestResult {
 /// Seconds for people: `60`, `0.5`, `1.25`.
 pub fn seconds(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         return (ms / 1000).to_string();
     }
     let text = format!("{:.3}", d.as_secs_f64());
