@@ -57,10 +57,9 @@ fn hold_base(base: &Path) -> Result<vr_fs::DirLock, BuildError> {
     })
 }
 
-/// Makes sure the base image is downloaded (md5-checked) and unpacked once in the shared
-/// images cache; returns the unpacked folder. Once the binary has called
-/// [`vr_stop::Stop::install`], SIGINT, SIGTERM or SIGHUP stops the download or unpack and
-/// removes its temp data (vr-fetch looks at the process's flag).
+/// Makes sure the base image is downloaded (md5- and sha256-checked when given, within the
+/// limits of `VR_DOWNLOAD_*`/`VR_UNPACK_*`) and unpacked once in the shared images cache;
+/// returns the unpacked folder. `stop` stops the download or unpack and removes its temp data.
 /// The base is unpacked with its owners shifted into `map` (root of the image = the
 /// containers' root), and `VR_ROOT` is closed to other host users first.
 pub fn ensure_base(
@@ -68,30 +67,45 @@ pub fn ensure_base(
     layout: &Layout,
     map: &IdMap,
     report: &dyn Report,
+    stop: Stop,
 ) -> Result<PathBuf, BuildError> {
     vr_lxc::host::secure_root(&layout.root, map)?;
-    let tarball = layout.image_tarball(&cfg.base_image_name, &cfg.base_image_url)?;
+    let url = &cfg.base_image_url;
+    let fetch_err = |source| BuildError::Fetch {
+        what: format!("base_image_url {}", vr_fetch::redact(url)),
+        source,
+    };
+    let limits = limits()?;
+    let tarball = layout.image_entry(
+        &cfg.base_image_name,
+        &vr_fetch::cache_name_for(
+            url,
+            cfg.base_image_md5.as_deref(),
+            cfg.base_image_sha256.as_deref(),
+        ),
+    )?;
     let contents = layout.image_contents(&cfg.base_image_name)?;
+    let fetch = vr_fetch::FetchOptions {
+        md5: cfg.base_image_md5.clone(),
+        sha256: cfg.base_image_sha256.clone(),
+        limits: limits.download,
+        adopt: layout.image_tarball(&cfg.base_image_name, url).ok(),
+        stop,
+        ..vr_fetch::FetchOptions::default()
+    };
     let opts = vr_fetch::UnpackOptions {
         shift: Some(vr_fetch::IdShift {
             uid_base: map.host_uid,
             gid_base: map.host_gid,
             count: map.count,
         }),
+        limits: limits.unpack,
+        stop,
         ..vr_fetch::UnpackOptions::default()
     };
-    let done = vr_fetch::ensure_unpacked(
-        &cfg.base_image_url,
-        &tarball,
-        &contents,
-        cfg.base_image_md5.as_deref(),
-        &opts,
-        report.progress(),
-    )
-    .map_err(|source| BuildError::Fetch {
-        what: format!("base_image_url {}", cfg.base_image_url),
-        source,
-    })?;
+    let done =
+        vr_fetch::ensure_unpacked_with(url, &tarball, &contents, &fetch, &opts, report.progress())
+            .map_err(fetch_err)?;
     if let vr_fetch::Unpacked::Ensured {
         fetched,
         unpacked,
@@ -105,8 +119,12 @@ pub fn ensure_base(
         };
         report.step(&format!(
             "{how} base image {} (md5 {})",
-            cfg.base_image_url, fetched.md5
+            vr_fetch::redact(url),
+            fetched.md5
         ));
+        if let Some(warning) = fetched.warning {
+            report.step(&format!("warning: {warning}"));
+        }
         if unpacked {
             report.step(&format!("unpacked base image into {}", contents.display()));
         }
@@ -178,7 +196,7 @@ pub fn build(
     stop: Stop,
 ) -> Result<Built, BuildError> {
     let map = IdMap::for_host(&RealSys)?;
-    let base = ensure_base(cfg, layout, &map, report)?;
+    let base = ensure_base(cfg, layout, &map, report, stop)?;
     let _base = hold_base(&base)?;
     stop.check()?;
     let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map)?;
@@ -189,15 +207,26 @@ pub fn build(
     Ok(built)
 }
 
+/// The download and unpack limits the environment sets (`VR_DOWNLOAD_*`, `VR_UNPACK_*`).
+fn limits() -> Result<vr_fetch::Limits, BuildError> {
+    vr_fetch::Limits::from_env(|name| std::env::var(name).ok()).map_err(BuildError::Limits)
+}
+
 fn fetch_script(
     cfg: &ImageConfig,
     scratch: &Scratch,
     report: &dyn Report,
+    stop: Stop,
 ) -> Result<PathBuf, BuildError> {
     let dest = scratch.path("script");
-    vr_fetch::ensure_with(&cfg.script_url, &dest, None, report.progress()).map_err(|source| {
+    let fetch = vr_fetch::FetchOptions {
+        limits: limits()?.download,
+        stop,
+        ..vr_fetch::FetchOptions::default()
+    };
+    vr_fetch::fetch(&cfg.script_url, &dest, &fetch, report.progress()).map_err(|source| {
         BuildError::Fetch {
-            what: format!("script_url {}", cfg.script_url),
+            what: format!("script_url {}", vr_fetch::redact(&cfg.script_url)),
             source,
         }
     })?;
@@ -213,7 +242,7 @@ fn build_in(
     report: &dyn Report,
     stop: Stop,
 ) -> Result<Built, BuildError> {
-    let script = fetch_script(cfg, scratch, report)?;
+    let script = fetch_script(cfg, scratch, report, stop)?;
     stop.check()?;
     let log_path = out_dir.join(format!("{}.log", cfg.new_image_name));
     let out = out_dir.join(format!("{}.tar.gz", cfg.new_image_name));
@@ -264,7 +293,7 @@ fn build_in(
     stop.check()?;
     if outcome != Outcome::Exited(0) {
         return Err(BuildError::ScriptFailed {
-            script: cfg.script_url.clone(),
+            script: vr_fetch::redact(&cfg.script_url),
             outcome,
         });
     }
@@ -340,7 +369,8 @@ fn run_container(
     };
     report.step(&format!(
         "running {} in a container on {}",
-        cfg.script_url, cfg.base_image_name
+        vr_fetch::redact(&cfg.script_url),
+        cfg.base_image_name
     ));
     stop.check()?;
     // From the spawn to the end of the wait this thread blocks the signals and forwards them
@@ -382,7 +412,7 @@ pub fn shell(
     stop: Stop,
 ) -> Result<Outcome, BuildError> {
     let map = IdMap::for_host(&RealSys)?;
-    let base = ensure_base(cfg, layout, &map, report)?;
+    let base = ensure_base(cfg, layout, &map, report, stop)?;
     let _base = hold_base(&base)?;
     stop.check()?;
     let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map)?;

@@ -13,6 +13,9 @@ pub enum BuildError {
     /// image.yaml is missing or wrong.
     #[error(transparent)]
     Config(#[from] vr_proc::Error),
+    /// A limit set in the environment that cannot be read (`VR_UNPACK_MAX_BYTES=lots`).
+    #[error("{0}")]
+    Limits(String),
     /// Fetching or unpacking the base image or the script failed.
     #[error("{what}")]
     Fetch {

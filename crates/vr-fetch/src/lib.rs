@@ -65,7 +65,7 @@ pub use cached::{ensure_unpacked, ensure_unpacked_with, fetch_and_unpack, Unpack
 pub use error::{Error, Result};
 pub use fetch::{ensure, ensure_with, fetch, FetchOptions, Fetched, Warning};
 pub use hash::{md5_file, sha256_file};
-pub use limits::{human, DownloadLimits, KeepFree, Limit, UnpackLimits};
+pub use limits::{human, DownloadLimits, KeepFree, Limit, Limits, UnpackLimits};
 pub use lock::EntryLock;
 pub use name::{cache_name, cache_name_for};
 pub use progress::{NoProgress, Progress, TerminalProgress};

@@ -5,14 +5,18 @@
 //!
 //! | limit | default | stops |
 //! |---|---|---|
-//! | `download.speed_limit` / `download.speed_time` | 1 KiB/s over 30 s | a download slower than that over any 30 s (curl's `--speed-limit`/`--speed-time`); a server silent for 30 s |
-//! | `download.max_bytes` | 16 GiB | a download larger than that |
-//! | `download.keep_free` | 5% of the file system, at most 1 GiB | a download that would leave less free |
+//! | `VR_DOWNLOAD_SPEED_LIMIT` / `VR_DOWNLOAD_SPEED_TIME` | 1 KiB/s over 30 s | a download slower than that over any 30 s (curl's `--speed-limit`/`--speed-time`); a server silent for 30 s |
+//! | `VR_DOWNLOAD_MAX_BYTES` | 16 GiB | a download larger than that |
+//! | `VR_KEEP_FREE_BYTES` | 5% of the file system, at most 1 GiB | a download that would leave less free |
 //! | `download.connect_timeout` | 30 s | a server that does not accept the connection |
 //! | `download.max_redirects` | 5 | a chain of redirects (a loop) |
-//! | `unpack.max_bytes` | 64 GiB | an unpack whose files (real bytes, and the declared size of sparse files) add up to more |
-//! | `unpack.max_entries` | 1,000,000 | a tarball with more entries |
-//! | `unpack.keep_free` | 5% of the file system, at most 1 GiB | an unpack that would leave less free |
+//! | `VR_UNPACK_MAX_BYTES` | 64 GiB | an unpack whose files (real bytes, and the declared size of sparse files) add up to more |
+//! | `VR_UNPACK_MAX_ENTRIES` | 1,000,000 | a tarball with more entries |
+//! | `VR_KEEP_FREE_BYTES` | 5% of the file system, at most 1 GiB | an unpack that would leave less free |
+//!
+//! The `VR_*` names are environment variables of vrun and vimage that set these limits
+//! ([`Limits::from_env`]): whole numbers of bytes, entries or seconds; `VR_KEEP_FREE_BYTES` sets
+//! the most kept back (the 5% stays). Error messages name the variable that raises a limit.
 //!
 //! Sizes are counted as the disk will hold them: each file rounded up to 4 KiB blocks, each
 //! folder one block. Free space is read with `statvfs` (blocks available to unprivileged users)
@@ -127,7 +131,7 @@ pub enum Limit {
     },
     /// The download is larger than `max` bytes.
     DownloadSize {
-        /// `download.max_bytes`.
+        /// `VR_DOWNLOAD_MAX_BYTES`.
         max: u64,
     },
     /// The download would leave less than `keep` bytes free on the file system of `dir`.
@@ -139,12 +143,12 @@ pub enum Limit {
     },
     /// The unpacked files would take more than `max` bytes.
     UnpackSize {
-        /// `unpack.max_bytes`.
+        /// `VR_UNPACK_MAX_BYTES`.
         max: u64,
     },
     /// The tarball has more than `max` entries.
     UnpackEntries {
-        /// `unpack.max_entries`.
+        /// `VR_UNPACK_MAX_ENTRIES`.
         max: u64,
     },
     /// The unpack would leave less than `keep` bytes free on the file system of `dir`.
@@ -165,38 +169,89 @@ impl fmt::Display for Limit {
             } => write!(
                 f,
                 "fewer than {bytes_per_sec} bytes/s arrived over {} s \
-                 (download.speed_limit, download.speed_time)",
+                 (VR_DOWNLOAD_SPEED_LIMIT, VR_DOWNLOAD_SPEED_TIME)",
                 window.as_secs_f64()
             ),
             Limit::DownloadSize { max } => write!(
                 f,
-                "it is larger than the limit of {} (raise download.max_bytes)",
+                "it is larger than the limit of {} (raise VR_DOWNLOAD_MAX_BYTES)",
                 human(*max)
             ),
             Limit::DownloadSpace { dir, keep } => write!(
                 f,
                 "it would leave less than {} free on the file system of {} \
-                 (lower download.keep_free)",
+                 (lower VR_KEEP_FREE_BYTES)",
                 human(*keep),
                 dir.display()
             ),
             Limit::UnpackSize { max } => write!(
                 f,
-                "its files take more than the limit of {} (raise unpack.max_bytes)",
+                "its files take more than the limit of {} (raise VR_UNPACK_MAX_BYTES)",
                 human(*max)
             ),
             Limit::UnpackEntries { max } => write!(
                 f,
-                "it has more than {max} entries (raise unpack.max_entries)"
+                "it has more than {max} entries (raise VR_UNPACK_MAX_ENTRIES)"
             ),
             Limit::UnpackSpace { dir, keep } => write!(
                 f,
                 "it would leave less than {} free on the file system of {} \
-                 (lower unpack.keep_free)",
+                 (lower VR_KEEP_FREE_BYTES)",
                 human(*keep),
                 dir.display()
             ),
         }
+    }
+}
+
+/// The limits of a tool's downloads and unpacks, as its environment sets them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Of downloads.
+    pub download: DownloadLimits,
+    /// Of unpacks.
+    pub unpack: UnpackLimits,
+}
+
+impl Limits {
+    /// The environment variables that set limits.
+    pub const VARS: [&'static str; 6] = [
+        "VR_DOWNLOAD_SPEED_LIMIT",
+        "VR_DOWNLOAD_SPEED_TIME",
+        "VR_DOWNLOAD_MAX_BYTES",
+        "VR_UNPACK_MAX_BYTES",
+        "VR_UNPACK_MAX_ENTRIES",
+        "VR_KEEP_FREE_BYTES",
+    ];
+
+    /// The defaults, changed by each variable `var` returns a value for (see the module docs);
+    /// an error names a variable that is not a whole number.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
+        let mut limits = Limits::default();
+        for name in Self::VARS {
+            let Some(text) = var(name) else { continue };
+            let value: u64 = text
+                .trim()
+                .parse()
+                .map_err(|_| format!("{name}={text:?} is not a whole number"))?;
+            match name {
+                "VR_DOWNLOAD_SPEED_LIMIT" => limits.download.speed_limit = value,
+                "VR_DOWNLOAD_SPEED_TIME" => {
+                    if value == 0 {
+                        return Err(format!("{name} must be at least 1 (seconds)"));
+                    }
+                    limits.download.speed_time = Duration::from_secs(value);
+                }
+                "VR_DOWNLOAD_MAX_BYTES" => limits.download.max_bytes = value,
+                "VR_UNPACK_MAX_BYTES" => limits.unpack.max_bytes = value,
+                "VR_UNPACK_MAX_ENTRIES" => limits.unpack.max_entries = value,
+                _ => {
+                    limits.download.keep_free.at_most = value;
+                    limits.unpack.keep_free.at_most = value;
+                }
+            }
+        }
+        Ok(limits)
     }
 }
 
@@ -292,6 +347,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn limits_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(Limits::from_env(env(&[])).unwrap(), Limits::default());
+        let l = Limits::from_env(env(&[
+            ("VR_DOWNLOAD_SPEED_LIMIT", "10"),
+            ("VR_DOWNLOAD_SPEED_TIME", "2"),
+            ("VR_UNPACK_MAX_BYTES", "1048576"),
+            ("VR_KEEP_FREE_BYTES", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(l.download.speed_limit, 10);
+        assert_eq!(l.download.speed_time, Duration::from_secs(2));
+        assert_eq!(l.unpack.max_bytes, 1 << 20);
+        assert_eq!(l.unpack.keep_free.at_most, 0);
+        assert_eq!(l.download.keep_free.at_most, 0);
+        assert_eq!(
+            Limits::from_env(env(&[("VR_UNPACK_MAX_ENTRIES", "lots")])).unwrap_err(),
+            "VR_UNPACK_MAX_ENTRIES=\"lots\" is not a whole number"
+        );
+        assert!(Limits::from_env(env(&[("VR_DOWNLOAD_SPEED_TIME", "0")])).is_err());
+    }
+
+    #[test]
     fn human_table() {
         let cases = [
             (0, "0 bytes"),
@@ -338,24 +423,27 @@ mod tests {
                     bytes_per_sec: 1024,
                     window: Duration::from_secs(30),
                 },
-                "download.speed_limit",
+                "VR_DOWNLOAD_SPEED_LIMIT",
             ),
-            (Limit::DownloadSize { max: 1 << 30 }, "download.max_bytes"),
+            (
+                Limit::DownloadSize { max: 1 << 30 },
+                "VR_DOWNLOAD_MAX_BYTES",
+            ),
             (
                 Limit::DownloadSpace {
                     dir: "/apps/builds".into(),
                     keep: 1 << 30,
                 },
-                "download.keep_free",
+                "VR_KEEP_FREE_BYTES",
             ),
-            (Limit::UnpackSize { max: 1 << 30 }, "unpack.max_bytes"),
-            (Limit::UnpackEntries { max: 10 }, "unpack.max_entries"),
+            (Limit::UnpackSize { max: 1 << 30 }, "VR_UNPACK_MAX_BYTES"),
+            (Limit::UnpackEntries { max: 10 }, "VR_UNPACK_MAX_ENTRIES"),
             (
                 Limit::UnpackSpace {
                     dir: "/apps".into(),
                     keep: 1,
                 },
-                "unpack.keep_free",
+                "VR_KEEP_FREE_BYTES",
             ),
         ];
         for (limit, setting) in cases {

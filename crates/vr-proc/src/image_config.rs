@@ -22,6 +22,8 @@ pub struct ImageConfig {
     pub script_url: String,
     /// `base_image_md5`.
     pub base_image_md5: Option<String>,
+    /// `base_image_sha256`: the base tarball\'s sha256 (hex), checked like the md5.
+    pub base_image_sha256: Option<String>,
     /// `new_image_md5`.
     pub new_image_md5: Option<String>,
     /// `env` for the script: scalar values as strings; keys are valid shell names.
@@ -36,6 +38,7 @@ const KEYS: &[KeySpec] = &[
     ("new_image_name", "new_image_name", Kind::Text),
     ("script_url", "script_url", Kind::Text),
     ("base_image_md5", "base_image_md5", Kind::Text),
+    ("base_image_sha256", "base_image_sha256", Kind::Text),
     ("new_image_md5", "new_image_md5", Kind::Text),
     ("env", "env", Kind::Env),
 ];
@@ -86,6 +89,7 @@ impl ImageConfig {
             new_image_name,
             script_url,
             base_image_md5: f.text("base_image_md5"),
+            base_image_sha256: f.text("base_image_sha256"),
             new_image_md5: f.text("new_image_md5"),
             env: f.env("env"),
             warnings,

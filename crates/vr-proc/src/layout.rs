@@ -63,11 +63,36 @@ impl Layout {
         self.root.join("builds")
     }
 
-    /// `<root>/builds/<basename of build_url>`.
+    /// `<root>/builds/<basename of build_url>`: where vr before 0.2 cached a build (taken over
+    /// when its checksum matches, see vr-fetch's `FetchOptions::adopt`).
     pub fn build_tarball(&self, build_url: &str) -> Result<PathBuf> {
         let name = url_basename(build_url, "build_url")?;
         not_a_lock(&name, build_url, "build_url")?;
         Ok(self.builds_dir().join(name))
+    }
+
+    /// `<root>/builds/<entry>`: a build cache entry named by the caller (vr-fetch's
+    /// `cache_name_for`: by the whole source, or by content), a plain file name.
+    pub fn build_entry(&self, entry: &str) -> Result<PathBuf> {
+        check_name(entry, "build cache entry")?;
+        not_a_lock(entry, entry, "build_url")?;
+        Ok(self.builds_dir().join(entry))
+    }
+
+    /// `<root>/images/<image_name>/<entry>`: an image cache entry named by the caller, never
+    /// `contents` or one of its files.
+    pub fn image_entry(&self, image_name: &str, entry: &str) -> Result<PathBuf> {
+        let dir = self.image_dir(image_name)?;
+        check_name(entry, "image cache entry")?;
+        if entry == CONTENTS || entry.starts_with("contents.") || entry.starts_with(".contents") {
+            return Err(Error::InvalidName {
+                key: "image_url",
+                value: entry.to_string(),
+                reason: "has a file name reserved for the unpacked image (`contents`)",
+            });
+        }
+        not_a_lock(entry, entry, "image_url")?;
+        Ok(dir.join(entry))
     }
 
     /// `<root>/images`.

@@ -84,9 +84,11 @@ fn every_key() {
         cmd: s("python -m http.server $PORT"),
         build_url: s("http://h/builds/my_app-1.10.tar.gz"),
         build_md5: s("d41d8cd98f00b204e9800998ecf8427e"),
+        build_sha256: None,
         image_name: s("busybox"),
         image_url: s("/srv/images/busybox.tar.gz"),
         image_md5: s("0cc175b9c0f1b6a831c399e269772661"),
+        image_sha256: None,
         volumes: vec![
             Volume {
                 host: "/srv/data".into(),
@@ -343,6 +345,7 @@ fn image_yaml() {
             new_image_name: "new".into(),
             script_url: "/srv/provision.sh".into(),
             base_image_md5: Some("abc".into()),
+            base_image_sha256: None,
             new_image_md5: None,
             env: [("DEBIAN_FRONTEND", "noninteractive"), ("N", "3")]
                 .iter()

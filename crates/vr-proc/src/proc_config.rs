@@ -59,12 +59,16 @@ pub struct ProcConfig {
     pub build_url: Option<String>,
     /// `build_md5`.
     pub build_md5: Option<String>,
+    /// `build_sha256`.
+    pub build_sha256: Option<String>,
     /// `image_name`.
     pub image_name: Option<String>,
     /// `image_url`: URL or local path of the OS image tarball.
     pub image_url: Option<String>,
     /// `image_md5`.
     pub image_md5: Option<String>,
+    /// `image_sha256`.
+    pub image_sha256: Option<String>,
     /// `volumes`.
     pub volumes: Vec<Volume>,
     /// `mem_limit`: bytes, or a number with a K/M/G suffix, as LXC accepts it.
@@ -117,9 +121,11 @@ const KEYS: &[KeySpec] = &[
     ("cmd", "cmd", Kind::Text),
     ("build_url", "build_url", Kind::Text),
     ("build_md5", "build_md5", Kind::Text),
+    ("build_sha256", "build_sha256", Kind::Text),
     ("image_name", "image_name", Kind::Text),
     ("image_url", "image_url", Kind::Text),
     ("image_md5", "image_md5", Kind::Text),
+    ("image_sha256", "image_sha256", Kind::Text),
     ("volumes", "volumes", Kind::Volumes),
     ("mem_limit", "mem_limit", Kind::MemSize),
     ("memsw_limit", "memsw_limit", Kind::MemSize),
@@ -157,9 +163,11 @@ impl ProcConfig {
             cmd: f.text("cmd"),
             build_url: f.text("build_url"),
             build_md5: f.text("build_md5"),
+            build_sha256: f.text("build_sha256"),
             image_name: f.text("image_name"),
             image_url: f.text("image_url"),
             image_md5: f.text("image_md5"),
+            image_sha256: f.text("image_sha256"),
             volumes: f.volumes("volumes"),
             mem_limit: f.text("mem_limit"),
             memsw_limit: f.text("memsw_limit"),

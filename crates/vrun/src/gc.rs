@@ -37,6 +37,8 @@ pub enum Candidate {
     Tarball(PathBuf),
     /// A cache entry's lock file (`<entry>.lock`).
     Lock(PathBuf),
+    /// A cache entry's sidecar of validators and sums (`<entry>.meta`).
+    Meta(PathBuf),
 }
 
 /// What must be kept.
@@ -78,7 +80,7 @@ pub fn decide(
                         .iter()
                         .any(|u| u.image_tarball == *path || u.build_tarball == *path)
             }
-            Candidate::Lock(_) => false,
+            Candidate::Lock(_) | Candidate::Meta(_) => false,
         };
         if remove {
             gone.push(c.clone());
@@ -86,8 +88,8 @@ pub fn decide(
     }
     let removed: BTreeSet<PathBuf> = gone.iter().map(|c| path_of(c).to_path_buf()).collect();
     for c in candidates {
-        if let Candidate::Lock(lock) = c {
-            let entry = entry_of_lock(lock);
+        if let Candidate::Lock(beside) | Candidate::Meta(beside) = c {
+            let entry = entry_beside(beside);
             if removed.contains(&entry) || !exists(&entry) {
                 gone.push(c.clone());
             }
@@ -99,19 +101,30 @@ pub fn decide(
 /// The path a candidate removes.
 pub fn path_of(c: &Candidate) -> &Path {
     match c {
-        Candidate::Tree { path, .. } | Candidate::Tarball(path) | Candidate::Lock(path) => path,
+        Candidate::Tree { path, .. }
+        | Candidate::Tarball(path)
+        | Candidate::Lock(path)
+        | Candidate::Meta(path) => path,
     }
 }
 
-fn entry_of_lock(lock: &Path) -> PathBuf {
-    let text = lock.as_os_str().to_string_lossy();
-    PathBuf::from(text.strip_suffix(".lock").unwrap_or(&text))
+/// The entry a lock file or sidecar belongs to (`<entry>.lock`, `<entry>.meta`).
+fn entry_beside(file: &Path) -> PathBuf {
+    let text = file.as_os_str().to_string_lossy();
+    let entry = text
+        .strip_suffix(".lock")
+        .or_else(|| text.strip_suffix(".meta"))
+        .unwrap_or(&text);
+    PathBuf::from(entry)
 }
 
 /// Whether `name` (in `builds/` or `images/<name>/`) is a cached tarball: not hidden (temp
-/// files, stamps, trees kept aside), not `contents`, not a lock.
+/// files, stamps, trees kept aside), not `contents`, not a lock or sidecar.
 fn is_tarball_name(name: &str) -> bool {
-    !name.starts_with('.') && name != pins::CONTENTS && !name.ends_with(".lock")
+    !name.starts_with('.')
+        && name != pins::CONTENTS
+        && !name.ends_with(".lock")
+        && !name.ends_with(".meta")
 }
 
 /// Everything under `root` gc could remove.
@@ -127,6 +140,8 @@ pub fn survey(root: &Path) -> Vec<Candidate> {
             let Ok(kind) = e.file_type() else { continue };
             if name.ends_with(".lock") && kind.is_file() {
                 out.push(Candidate::Lock(path));
+            } else if name.ends_with(".meta") && kind.is_file() && !name.starts_with('.') {
+                out.push(Candidate::Meta(path));
             } else if let (Some(image_name), Some(md5)) = (image_name, pins::retired_md5(&name)) {
                 if kind.is_dir() {
                     out.push(Candidate::Tree {
@@ -239,6 +254,7 @@ fn remove(c: &Candidate) -> Result<bool> {
             let _lock = vr_fetch::EntryLock::acquire(&lock_file)?;
             gone(std::fs::remove_file(path))
         }
+        Candidate::Meta(_) => gone(std::fs::remove_file(path)),
         // Only a lock no one holds.
         Candidate::Lock(_) => {
             let Ok(file) = File::open(path) else {
@@ -359,6 +375,8 @@ mod tests {
             Candidate::Lock("/r/builds/old.tar.gz.lock".into()),
             Candidate::Lock("/r/builds/app.tar.gz.lock".into()),
             Candidate::Lock("/r/builds/gone.tar.gz.lock".into()),
+            Candidate::Meta("/r/builds/old.tar.gz.meta".into()),
+            Candidate::Meta("/r/builds/app.tar.gz.meta".into()),
         ];
         let keep = Keep {
             uses: vec![uses(A, "/r/images/img/a.tar.gz", "/r/builds/app.tar.gz")],
@@ -378,6 +396,7 @@ mod tests {
                 "/r/builds/old.tar.gz".into(),
                 "/r/builds/old.tar.gz.lock".into(),
                 "/r/builds/gone.tar.gz.lock".into(),
+                "/r/builds/old.tar.gz.meta".into(),
             ]
             .map(PathBuf::from)
         );

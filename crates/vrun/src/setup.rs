@@ -15,7 +15,7 @@ use crate::{volumes, Exit, Failure};
 use anyhow::{Context, Result};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use vr_fetch::{Policy, TerminalProgress, UnpackOptions, Unpacked};
+use vr_fetch::{FetchOptions, Limits, Policy, TerminalProgress, UnpackOptions, Unpacked};
 use vr_lxc::IdMap;
 use vr_proc::{ProcConfig, SetupKeys};
 
@@ -187,20 +187,29 @@ fn do_setup(
     }
     // From picking the image tree and tarballs until they are recorded, `vrun gc` waits.
     let _gc = crate::gc::lock(&proc.layout.root, false)?;
-    let (contents, image_md5) = ensure_image(proc, keys, &map, &progress)?;
+    let limits = Limits::from_env(|name| host.var(name)).map_err(anyhow::Error::msg)?;
+    let image = ensure_image(proc, keys, &map, &limits, stop, &progress)?;
+    let contents = image.tree.clone();
     let user = container::resolve_user(cfg, &contents, &map)?;
     let app_owner = map
         .to_host(user)
         .context("the app's user is outside the id map")?;
 
-    let build_tarball = proc.layout.build_tarball(keys.build_url)?;
-    vr_fetch::ensure_with(
+    let build_tarball = proc.layout.build_entry(&vr_fetch::cache_name_for(
         keys.build_url,
-        &build_tarball,
         cfg.build_md5.as_deref(),
-        &progress,
-    )
-    .context("build")?;
+        cfg.build_sha256.as_deref(),
+    ))?;
+    let build_fetch = FetchOptions {
+        md5: cfg.build_md5.clone(),
+        sha256: cfg.build_sha256.clone(),
+        limits: limits.download,
+        // Cached by a vr that named entries by the URL's basename: taken over only when a
+        // checksum says it is this build.
+        adopt: proc.layout.build_tarball(keys.build_url).ok(),
+        stop,
+        ..FetchOptions::default()
+    };
     // The new build goes to a staging folder of the proc's folder (which only host root
     // writes), not into the layer: the previous setup stays whole until the commit.
     let staging = tempfile::Builder::new()
@@ -217,9 +226,24 @@ fn do_setup(
         owner: Some(app_owner),
         policy: Policy::Build,
         staging: Some(staging.path().to_path_buf()),
+        limits: limits.unpack,
+        stop,
         ..UnpackOptions::default()
     };
-    vr_fetch::unpack(&build_tarball, &staged_app, &build_opts).context("build")?;
+    // Unpacked from the very file that was checked; one that does not unpack is removed from
+    // the cache, so the next setup fetches it again.
+    let fetched = vr_fetch::fetch_and_unpack(
+        keys.build_url,
+        &build_tarball,
+        &staged_app,
+        &build_fetch,
+        &build_opts,
+        &progress,
+    )
+    .context("build")?;
+    if let Some(warning) = fetched.warning {
+        eprintln!("vrun: warning: build: {warning}");
+    }
     stop.check()?;
 
     let app_in_layer = proc
@@ -263,28 +287,47 @@ fn do_setup(
     let config_text = container::render_for_host(&config)?;
     let uses = Uses {
         image_name: keys.image_name.to_string(),
-        image_md5,
-        image_tarball: proc.layout.image_tarball(keys.image_name, keys.image_url)?,
+        image_md5: image.md5,
+        image_tarball: image.tarball,
         build_tarball,
     };
     stop.check()?;
     commit(proc, &map, staging.path(), &plan, &config_text, &uses)
 }
 
-/// Fetches and unpacks the proc's image (shared by every proc on it) and returns its tree
-/// and the md5 of the tarball it came from. An `image_md5` naming a tree kept aside (the
-/// image was replaced since) uses that tree.
+/// The image tree a proc is set up on.
+struct Image {
+    /// The unpacked tree.
+    tree: PathBuf,
+    /// The md5 of the tarball it came from.
+    md5: String,
+    /// The cached tarball.
+    tarball: PathBuf,
+}
+
+/// Fetches and unpacks the proc's image (shared by every proc on it). An `image_md5` naming a
+/// tree kept aside (the image was replaced since) uses that tree.
 fn ensure_image(
     proc: &Proc,
     keys: SetupKeys<'_>,
     map: &IdMap,
+    limits: &Limits,
+    stop: vr_stop::Stop,
     progress: &TerminalProgress,
-) -> Result<(PathBuf, String)> {
+) -> Result<Image> {
+    let cfg = &proc.cfg;
     let image_name = keys.image_name;
-    let image_tarball = proc.layout.image_tarball(image_name, keys.image_url)?;
+    let tarball = proc.layout.image_entry(
+        image_name,
+        &vr_fetch::cache_name_for(
+            keys.image_url,
+            cfg.image_md5.as_deref(),
+            cfg.image_sha256.as_deref(),
+        ),
+    )?;
     let contents = proc.image_contents()?;
     let image_dir = proc.layout.image_dir(image_name)?;
-    if let Some(md5) = proc.cfg.image_md5.as_deref() {
+    if let Some(md5) = cfg.image_md5.as_deref() {
         let kept = pins::find_tree(&image_dir, md5)
             .filter(|tree| *tree != contents && container::unpacked_for(tree, map));
         if let Some(tree) = kept {
@@ -292,34 +335,51 @@ fn ensure_image(
                 "vrun: image {image_name} with md5 {md5} is kept at {}: using it",
                 tree.display()
             );
-            return Ok((tree, md5.to_ascii_lowercase()));
+            return Ok(Image {
+                tree,
+                md5: md5.to_ascii_lowercase(),
+                tarball,
+            });
         }
     }
-    let image = vr_fetch::ensure_unpacked(
+    let fetch = FetchOptions {
+        md5: cfg.image_md5.clone(),
+        sha256: cfg.image_sha256.clone(),
+        limits: limits.download,
+        adopt: proc.layout.image_tarball(image_name, keys.image_url).ok(),
+        stop,
+        ..FetchOptions::default()
+    };
+    let unpack = UnpackOptions {
+        shift: Some(container::image_shift(map)),
+        limits: limits.unpack,
+        stop,
+        ..UnpackOptions::default()
+    };
+    let image = vr_fetch::ensure_unpacked_with(
         keys.image_url,
-        &image_tarball,
+        &tarball,
         &contents,
-        proc.cfg.image_md5.as_deref(),
-        &UnpackOptions {
-            shift: Some(container::image_shift(map)),
-            ..UnpackOptions::default()
-        },
+        &fetch,
+        &unpack,
         progress,
     )
     .context("image")?;
-    for dir in [
-        &proc.layout.images_dir(),
-        &proc.layout.image_dir(image_name)?,
-    ] {
+    for dir in [&proc.layout.images_dir(), &image_dir] {
         vr_lxc::host::passage(dir, map)?;
     }
     if let Unpacked::Ensured {
-        unpacked: true,
+        fetched,
+        unpacked,
         retired,
-        ..
     } = image
     {
-        eprintln!("vrun: unpacked image {image_name}");
+        if let Some(warning) = fetched.warning {
+            eprintln!("vrun: warning: image: {warning}");
+        }
+        if unpacked {
+            eprintln!("vrun: unpacked image {image_name}");
+        }
         if let Some(old) = retired {
             eprintln!(
                 "vrun: the image {image_name} unpacked from another tarball stays at {} for \
@@ -330,7 +390,11 @@ fn ensure_image(
     }
     let md5 = pins::tree_md5(&contents)
         .with_context(|| format!("{} has no md5 stamp", contents.display()))?;
-    Ok((contents, md5))
+    Ok(Image {
+        tree: contents,
+        md5,
+        tarball,
+    })
 }
 
 /// What the commit changed, to put back should a later step fail.

@@ -103,11 +103,13 @@ impl World {
                 .collect(),
             Err(_) => Vec::new(),
         };
+        // The cache itself: the tarball (named by its source or checksum, ending in its
+        // file name), its lock and sidecar, the unpacked tree, its lock and stamp.
         names.retain(|n| {
-            !matches!(
-                n.as_str(),
-                "base.tar.gz" | "contents" | "base.tar.gz.lock" | "contents.lock" | ".contents.md5"
-            )
+            let cached = ["base.tar.gz", "base.tar.gz.lock", "base.tar.gz.meta"]
+                .iter()
+                .any(|end| n.ends_with(end));
+            !cached && !matches!(n.as_str(), "contents" | "contents.lock" | ".contents.md5")
         });
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
         let root = self.root().display().to_string();

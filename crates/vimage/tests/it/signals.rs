@@ -306,9 +306,24 @@ fn a_signal_during_the_unpack_of_the_base_leaves_no_temp_folder() {
         "{:#?}",
         ended.1
     );
-    // The downloaded tarball is a verified cache entry: it stays, the unpack does not.
-    fs::remove_file(cache.join("bigbase.tar.gz")).unwrap();
-    fs::remove_file(cache.join("bigbase.tar.gz.lock")).unwrap();
+    // The downloaded tarball is a verified cache entry (named by its source, ending in its
+    // file name, with a lock and a sidecar): it stays, the unpack does not.
+    let mut cached = 0;
+    for entry in fs::read_dir(&cache).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if [
+            "bigbase.tar.gz",
+            "bigbase.tar.gz.lock",
+            "bigbase.tar.gz.meta",
+        ]
+        .iter()
+        .any(|end| name.ends_with(end))
+        {
+            fs::remove_file(entry.path()).unwrap();
+            cached += 1;
+        }
+    }
+    assert!(cached >= 2, "the tarball and its lock stay");
     assert_stopped(&w, "unpack", ended, libc::SIGTERM);
     assert!(!cache.join("contents").exists(), "no half-unpacked base");
 }

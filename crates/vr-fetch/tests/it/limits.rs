@@ -126,7 +126,7 @@ fn a_gzip_bomb_stops_before_the_file_system_fills() {
     assert!(fs::metadata(&one).unwrap().len() < 2 << 20);
     let limit = refused_on(&small, &one);
     assert!(matches!(limit, Limit::UnpackSpace { .. }), "{limit:?}");
-    assert!(limit.to_string().contains("unpack.keep_free"), "{limit}");
+    assert!(limit.to_string().contains("VR_KEEP_FREE_BYTES"), "{limit}");
     // 256 files of 1 MiB: written until the next one would not leave 5% free.
     let many = work.path().join("many.tar.gz");
     let files: Vec<(String, u64)> = (0..256).map(|i| (format!("f{i:03}"), 1 << 20)).collect();
@@ -150,7 +150,7 @@ fn a_sparse_bomb_counts_what_it_declares() {
     let limit = refused_on(&small, &pib);
     assert_eq!(limit, Limit::UnpackSize { max: 64 << 30 });
     assert!(
-        limit.to_string().contains("raise unpack.max_bytes"),
+        limit.to_string().contains("raise VR_UNPACK_MAX_BYTES"),
         "{limit}"
     );
     // 256 MiB declared: more than the tmpfs has.
@@ -189,7 +189,7 @@ fn entry_count_and_byte_caps_stop_an_unpack_and_leave_nothing() {
                 ..UnpackLimits::default()
             },
             "f10",
-            "it has more than 10 entries (raise unpack.max_entries)",
+            "it has more than 10 entries (raise VR_UNPACK_MAX_ENTRIES)",
         ),
         (
             UnpackLimits {
@@ -197,7 +197,7 @@ fn entry_count_and_byte_caps_stop_an_unpack_and_leave_nothing() {
                 ..UnpackLimits::default()
             },
             "f08",
-            "its files take more than the limit of 100 KiB (raise unpack.max_bytes)",
+            "its files take more than the limit of 100 KiB (raise VR_UNPACK_MAX_BYTES)",
         ),
     ];
     for (limits, entry, reason) in cases {
@@ -290,7 +290,7 @@ fn a_dripping_server_is_given_up_on_within_the_low_speed_window() {
     );
     assert!(took >= Duration::from_secs(2), "{took:?}");
     assert!(
-        limit.to_string().contains("download.speed_limit"),
+        limit.to_string().contains("VR_DOWNLOAD_SPEED_LIMIT"),
         "{limit}"
     );
 }
@@ -320,7 +320,7 @@ fn an_endless_body_stops_at_the_size_cap() {
     };
     let (limit, _) = given_up(&server.url("endless"), &opts);
     assert_eq!(limit, Limit::DownloadSize { max: 8 << 20 });
-    assert!(limit.to_string().contains("raise download.max_bytes"));
+    assert!(limit.to_string().contains("raise VR_DOWNLOAD_MAX_BYTES"));
     // A Content-Length over the cap is refused before a byte is written.
     let small = FetchOptions {
         limits: DownloadLimits {
@@ -347,7 +347,7 @@ fn an_endless_body_stops_before_the_file_system_fills() {
         panic!("{err:?}")
     };
     assert!(matches!(limit, Limit::DownloadSpace { .. }), "{limit:?}");
-    assert!(err.to_string().contains("download.keep_free"), "{err}");
+    assert!(err.to_string().contains("VR_KEEP_FREE_BYTES"), "{err}");
     assert_eq!(names(&small.path), ["e.bin.lock"]);
     assert!(small.free() > 60 << 20);
 }

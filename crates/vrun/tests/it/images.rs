@@ -190,8 +190,34 @@ fn gc_keeps_what_procs_use_and_removes_the_rest() {
     ok(&env.run(&["teardown"], &torn));
 
     let vrun = |args: &[&str]| env.vrun().args(args).stdin(Stdio::null()).output().unwrap();
-    let unused_build = env.root.join("builds/unused.tar.gz").display().to_string();
-    let unused = [unused_build.clone(), format!("{unused_build}.lock")];
+    // The cache entries of a tarball: named by its source or checksum, ending in its file
+    // name, with a lock and a sidecar beside it.
+    let entries_of = |dir: &Path, file: &str| -> Vec<String> {
+        let mut found: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                [
+                    file.to_string(),
+                    format!("{file}.lock"),
+                    format!("{file}.meta"),
+                ]
+                .iter()
+                .any(|end| name.ends_with(end))
+            })
+            .map(|p| p.display().to_string())
+            .collect();
+        found.sort();
+        found
+    };
+    let unused = entries_of(&env.root.join("builds"), "unused.tar.gz");
+    assert_eq!(unused.len(), 3, "{unused:?}");
+    let unused_build = unused
+        .iter()
+        .find(|p| p.ends_with("unused.tar.gz"))
+        .unwrap()
+        .clone();
     // While the old proc runs (and is set up) on the kept tree, only the unused build goes.
     let out = vrun(&["gc", "--dry-run"]);
     assert_eq!(gc_paths(&out), unused, "{}", stderr(&out));
@@ -231,17 +257,14 @@ fn gc_keeps_what_procs_use_and_removes_the_rest() {
     fs::write(gate.join("go"), "").unwrap();
     assert!(wait_for(&mut run.0, Duration::from_secs(30)).success());
     ok(&env.run(&["teardown"], &old));
-    let out = vrun(&["gc"]);
-    let want = [
-        images.join(&kept).display().to_string(),
-        images.join("first.tar.gz").display().to_string(),
-        images.join("first.tar.gz.lock").display().to_string(),
-    ];
-    let mut want = want.to_vec();
+    let mut want = entries_of(&images, "first.tar.gz");
+    want.push(images.join(&kept).display().to_string());
     want.sort();
+    let second = entries_of(&images, "second.tar.gz");
+    let out = vrun(&["gc"]);
     assert_eq!(gc_paths(&out), want, "{}", stderr(&out));
     assert!(!images.join(&kept).exists());
-    assert!(images.join("second.tar.gz").exists());
+    assert_eq!(entries_of(&images, "second.tar.gz"), second);
     assert_eq!(ok(&env.run(&["run"], &new)), "second\n");
     // Nothing more to do.
     assert_eq!(gc_paths(&vrun(&["gc"])), Vec::<String>::new());
