@@ -160,6 +160,9 @@ pub fn setup(file: &Path) -> Result<Exit, Failure> {
         .map_err(|err| Failure::Failed(Exit::Failed, err))?;
     // Never rewrite the layer under a container that still runs on it.
     container::stop_stale(&proc);
+    // Holding both locks, no other vrun works in the folder: what is there of a setup,
+    // uptest, shell or run that was killed is leftover.
+    sweep_leftovers(&proc.paths.dir);
     // Ctrl-C or SIGTERM stops a download or unpack cleanly (no temp data left) and exits 128+N.
     let stop = vr_stop::Stop::install().context("cannot install signal handlers")?;
     match do_setup(&proc, keys, settings, map, &RealHost, stop) {
@@ -168,6 +171,38 @@ pub fn setup(file: &Path) -> Result<Exit, Failure> {
             Ok(Exit::Ok)
         }
         Err(err) => Err(failed(err, stop.signal().map_or(Exit::Error, Exit::Signal))),
+    }
+}
+
+/// The temp folders and files of vrun's own in a proc's folder: a setup's staging, the layer of
+/// an uptest or shell, a run's lxcpath and start marker.
+pub fn is_leftover(name: &str) -> bool {
+    [".setup-", ".uptest-", ".shell-", ".lxc-", ".started-"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
+/// Removes what killed vruns left in the proc folder `dir` (see [`is_leftover`]); call it
+/// holding the proc's lock and its users lock exclusively.
+fn sweep_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !is_leftover(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        if removed.is_ok() {
+            eprintln!(
+                "vrun: removed {}, left by a vrun that was killed",
+                path.display()
+            );
+        }
     }
 }
 
@@ -658,6 +693,30 @@ mod tests {
         assert!(err.to_string().contains("web"), "{err}");
         let err = plan_of(&cfg, None, 1024).unwrap_err();
         assert!(err.to_string().contains("Procfile"), "{err}");
+    }
+
+    #[test]
+    fn leftovers_are_vruns_own_temp_names_only() {
+        for name in [
+            ".setup-Ab12",
+            ".uptest-x",
+            ".shell-y",
+            ".lxc-Zz",
+            ".started-42",
+        ] {
+            assert!(is_leftover(name), "{name}");
+        }
+        for name in [
+            "rootfs",
+            "work",
+            "proc.lxc",
+            "uses",
+            "hosts",
+            ".users.lock",
+            "seccomp",
+        ] {
+            assert!(!is_leftover(name), "{name}");
+        }
     }
 
     #[test]

@@ -271,3 +271,27 @@ fn a_replaced_base_is_kept_aside_and_said_in_one_line() {
         }
     }
 }
+
+#[test]
+fn credentials_in_the_base_url_appear_nowhere() {
+    if !vr_tests::e2e_ready("vimage credentials_in_the_base_url_appear_nowhere") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("noop.sh", "#!/bin/sh\necho provisioned\n");
+    let url = format!("{}?token=T0kenValue", w.server.auth_url("base.tar.gz"));
+    let yaml = w.yaml_on("secret", &url, "secret-base", &script);
+    let out = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = fs::read_to_string(w.out().join("secret.log")).unwrap();
+    for text in [stderr(&out), log] {
+        for secret in [vr_tests::AUTH_PASSWORD, "T0kenValue"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+    assert!(
+        stderr(&out).contains("http://***@127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+}

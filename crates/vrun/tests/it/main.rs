@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod atomic;
+mod caches;
 mod doctor;
 mod errors;
 mod images;
