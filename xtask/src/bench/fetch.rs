@@ -3,7 +3,7 @@
 //!
 //! - unpacking a tar.gz of >= 200 MB (files picked from the host's /usr/lib) vs `tar -xzf`, on a
 //!   tmpfs and on disk (under the target dir), labelled so;
-//! - the md5 of a cached 200 MB file vs `md5sum`;
+//! - the md5 of a cached 200 MB file vs `md5sum`, and its sha256 vs `sha256sum`;
 //! - the peak memory of each (goal: under 50 MB).
 
 use super::support::{self, is_tmpfs, unique, Scratch};
@@ -115,6 +115,19 @@ pub fn bench(report: &mut Report) -> Result<()> {
         None,
         "< 50 MB",
     );
+    // sha256 (issue 13): vrfetch's `sha256` against coreutils' sha256sum on the same file.
+    let (sha256sum_t, _) = median_of(HASH_REPS, || {
+        let mut c = Command::new("sha256sum");
+        c.arg(&file).stdout(Stdio::null());
+        c
+    })?;
+    let (vr_t, _) = median_of(HASH_REPS, || {
+        let mut c = Command::new(&exe);
+        c.arg("sha256").arg(&file).stdout(Stdio::null());
+        c
+    })?;
+    let name = format!("sha256 of a cached 200 MB file ({tmpfs_label})");
+    report.time(&name, vr_t, "sha256sum", sha256sum_t, "<= 1.1");
     Ok(())
 }
 
