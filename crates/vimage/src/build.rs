@@ -199,7 +199,7 @@ pub fn build(
     let base = ensure_base(cfg, layout, &map, report, stop)?;
     let _base = hold_base(&base)?;
     stop.check()?;
-    let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map)?;
+    let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map, report)?;
     let result = build_in(cfg, &base, &scratch, &map, out_dir, report, stop);
     let cleanup = scratch.remove();
     let built = result?;
@@ -415,7 +415,7 @@ pub fn shell(
     let base = ensure_base(cfg, layout, &map, report, stop)?;
     let _base = hold_base(&base)?;
     stop.check()?;
-    let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map)?;
+    let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map, report)?;
     let result = (|| {
         let overlay = Overlay::mount(
             std::slice::from_ref(&base),

@@ -295,3 +295,29 @@ fn credentials_in_the_base_url_appear_nowhere() {
         stderr(&out)
     );
 }
+
+#[test]
+fn what_a_killed_build_left_is_removed_by_the_next() {
+    if !vr_tests::e2e_ready("vimage what_a_killed_build_left_is_removed_by_the_next") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("noop.sh", "#!/bin/sh\ntrue\n");
+    let yaml = w.image_yaml("first", &script, "");
+    let out = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // What a build killed with SIGKILL leaves beside the cached base.
+    let left = w.root().join("images/busybox-base/.build-Kill3d");
+    fs::create_dir_all(left.join("upper")).unwrap();
+    fs::write(left.join("upper/big"), vec![0u8; 1 << 20]).unwrap();
+    let yaml = w.image_yaml("second", &script, "");
+    let out = w.vimage(&["build", yaml.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("left by a build that was killed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!left.exists());
+    assert_eq!(w.leftovers(), Vec::<String>::new());
+}

@@ -109,7 +109,11 @@ impl World {
             let cached = ["base.tar.gz", "base.tar.gz.lock", "base.tar.gz.meta"]
                 .iter()
                 .any(|end| n.ends_with(end));
-            !cached && !matches!(n.as_str(), "contents" | "contents.lock" | ".contents.md5")
+            !cached
+                && !matches!(
+                    n.as_str(),
+                    "contents" | "contents.lock" | ".contents.md5" | ".build.lock"
+                )
         });
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
         let root = self.root().display().to_string();
