@@ -25,6 +25,8 @@ pub const WORK_IN_ROOTFS: &str = ".vimage";
 /// How the container starts the script: `env` values may hold anything (newlines too), which
 /// LXC's `lxc.environment` cannot carry, so they come from a sourced file of quoted exports.
 const LAUNCH: &str = ". /.vimage/env.sh && exec /.vimage/provision";
+/// [`WORK_IN_ROOTFS`] as the container sees it.
+const WORK_IN: &str = "/.vimage";
 /// The PATH a script gets unless `env` says otherwise.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -280,7 +282,10 @@ fn build_in(
         &rootfs,
         map,
         Some(&log_path),
-        launch,
+        (
+            &format!("running {}", vr_fetch::redact(&cfg.script_url)),
+            launch,
+        ),
         report,
         ForwardTo::EndContainer,
         stop,
@@ -335,7 +340,7 @@ fn run_container(
     rootfs: &Path,
     map: &IdMap,
     log: Option<&Path>,
-    command: Vec<String>,
+    (what, command): (&str, Vec<String>),
     report: &dyn Report,
     to: ForwardTo,
     stop: Stop,
@@ -367,11 +372,7 @@ fn run_container(
         }
         None => None,
     };
-    report.step(&format!(
-        "running {} in a container on {}",
-        vr_fetch::redact(&cfg.script_url),
-        cfg.base_image_name
-    ));
+    report.step(&format!("{what} in a container on {}", cfg.base_image_name));
     stop.check()?;
     // From the spawn to the end of the wait this thread blocks the signals and forwards them
     // (see vr_lxc::Foreground).
@@ -428,13 +429,28 @@ pub fn shell(
             .entry_kind(Path::new("bin/bash"))?
             .is_some();
         let sh = if has_bash { "/bin/bash" } else { "/bin/sh" };
+        // The build's environment: image.yaml's `env` exported exactly as for the script
+        // (then its file goes; the shell's changes are thrown away anyway).
+        let tree = Beneath::open(&rootfs)?;
+        let work = Path::new(WORK_IN_ROOTFS);
+        tree.ensure_dir(work, 0o700, Some(map.root()))?;
+        tree.write_file(
+            &work.join("env.sh"),
+            env_file(cfg).as_bytes(),
+            0o600,
+            Some(map.root()),
+        )?;
+        let launch = format!(". {WORK_IN}/env.sh && rm -rf {WORK_IN} && exec {sh}");
         let ended = run_container(
             cfg,
             &scratch,
             &rootfs,
             &map,
             None,
-            vec![sh.to_string()],
+            (
+                &format!("opening the shell {sh}"),
+                vec!["/bin/sh".to_string(), "-c".to_string(), launch],
+            ),
             report,
             ForwardTo::Container,
             stop,

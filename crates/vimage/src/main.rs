@@ -66,10 +66,10 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             eprintln!(
-                "vimage: wrote {} ({} bytes, md5 {}) and {}",
-                name,
+                "vimage: wrote {name} ({} bytes, md5 {}, sha256 {}) with {name}.md5 and {name}.sha256, and {}",
                 built.packed.size,
                 built.packed.md5,
+                built.packed.sha256,
                 built.log.display()
             );
             if let Some(want) = &built.md5_mismatch {

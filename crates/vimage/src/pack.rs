@@ -46,6 +46,8 @@ pub struct Packed {
     pub path: PathBuf,
     /// Its md5, lowercase hex.
     pub md5: String,
+    /// Its sha256, lowercase hex.
+    pub sha256: String,
     /// Its size in bytes.
     pub size: u64,
 }
@@ -105,6 +107,7 @@ pub fn pack_with(
     let hashing = HashingWriter {
         inner: BufWriter::with_capacity(1 << 20, file),
         md5: md5::Context::new(),
+        sha256: sha2::Sha256::default(),
         size: 0,
     };
     let gz = ParGz::new(hashing, threads, 6).map_err(werr)?;
@@ -126,6 +129,10 @@ pub fn pack_with(
     }
     let hashing = gz.finish().map_err(werr)?;
     let (md5, size) = (format!("{:x}", hashing.md5.compute()), hashing.size);
+    let sha256: String = sha2::Digest::finalize(hashing.sha256)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let file = hashing
         .inner
         .into_inner()
@@ -136,12 +143,55 @@ pub fn pack_with(
     file.set_permissions(fs::Permissions::from_mode(0o644))
         .map_err(werr)?;
     file.sync_all().map_err(werr)?;
+    // The sidecars `<out>.md5` and `<out>.sha256` (md5sum/sha256sum lines) are written before
+    // and renamed right after the tarball: a failed build leaves the previous three alone.
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let sidecars = [("md5", &md5), ("sha256", &sha256)]
+        .into_iter()
+        .map(|(ext, sum)| sidecar(dir, out, ext, &format!("{sum}  {name}\n")))
+        .collect::<Result<Vec<_>, PackError>>()?;
     tmp.persist(out).map_err(|e| werr(e.error))?;
+    for (tmp, path) in sidecars {
+        tmp.persist(&path).map_err(|e| PackError::Write {
+            path: path.clone(),
+            source: e.error,
+        })?;
+    }
     Ok(Packed {
         path: out.to_path_buf(),
         md5,
+        sha256,
         size,
     })
+}
+
+/// A sidecar of `out` (`<out>.<ext>` holding `text`) in a temp file of `dir`, mode 0644,
+/// synced, ready to be renamed into place; with the path it goes to.
+fn sidecar(
+    dir: &Path,
+    out: &Path,
+    ext: &str,
+    text: &str,
+) -> Result<(tempfile::NamedTempFile, PathBuf), PackError> {
+    let path = PathBuf::from(format!("{}.{ext}", out.display()));
+    let werr = |source| PackError::Write {
+        path: path.clone(),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".vimage-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(werr)?;
+    tmp.write_all(text.as_bytes()).map_err(werr)?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(werr)?;
+    tmp.as_file().sync_all().map_err(werr)?;
+    Ok((tmp, path))
 }
 
 /// A reader that fails once `cancel` says so (the error becomes [`PackError::Cancelled`]).
@@ -163,6 +213,7 @@ impl<R: io::Read> io::Read for Cancellable<'_, R> {
 struct HashingWriter<W: Write> {
     inner: W,
     md5: md5::Context,
+    sha256: sha2::Sha256,
     size: u64,
 }
 
@@ -170,6 +221,7 @@ impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.md5.consume(&buf[..n]);
+        sha2::Digest::update(&mut self.sha256, &buf[..n]);
         self.size += n as u64;
         Ok(n)
     }

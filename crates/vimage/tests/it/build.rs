@@ -70,6 +70,18 @@ fn build_writes_an_image_with_the_scripts_changes_and_nothing_else() {
         "md5 printed for people too: {}",
         stderr(&o)
     );
+    // The sidecars beside it check out with md5sum and sha256sum, as a server publishing them
+    // would be checked.
+    for (tool, ext) in [("md5sum", "md5"), ("sha256sum", "sha256")] {
+        let sidecar = fs::read_to_string(w.out().join(format!("stack1.tar.gz.{ext}"))).unwrap();
+        assert!(sidecar.ends_with("  stack1.tar.gz\n"), "{sidecar}");
+        let check = Command::new(tool)
+            .args(["-c", &format!("stack1.tar.gz.{ext}")])
+            .current_dir(w.out())
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{tool}: {}", stderr(&check));
+    }
 
     let log = fs::read_to_string(w.out().join("stack1.log")).unwrap();
     assert!(log.contains("provisioning on "), "log: {log}");

@@ -21,7 +21,7 @@ fn shell_runs_in_the_build_environment_and_keeps_nothing() {
         .env("VR_ROOT", w.root());
     let o = with_stdin(
         cmd,
-        "echo \"user=$(id -u) home=$HOME\"\ntouch /left-behind\nexit 4\n",
+        "echo \"user=$(id -u) home=$HOME greeting=$GREETING\"\ntouch /left-behind\nexit 4\n",
     );
     assert_eq!(
         o.status.code(),
@@ -30,7 +30,7 @@ fn shell_runs_in_the_build_environment_and_keeps_nothing() {
         stderr(&o)
     );
     assert!(
-        stdout(&o).contains("user=0 home=/root"),
+        stdout(&o).contains("user=0 home=/root greeting=hi there"),
         "stdout: {} stderr: {}",
         stdout(&o),
         stderr(&o)
@@ -39,6 +39,13 @@ fn shell_runs_in_the_build_environment_and_keeps_nothing() {
         !w.out().join("sh.tar.gz").exists(),
         "no tarball from a shell"
     );
+    // Its messages say shell, not a script.
+    assert!(
+        stderr(&o).contains("vimage: opening the shell /bin/sh in a container on busybox-base"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("running"), "{}", stderr(&o));
     assert_eq!(w.leftovers(), Vec::<String>::new());
     assert!(
         !w.root()
