@@ -217,10 +217,7 @@ fn add_program(d: &Deploy, more: &[(&str, String)]) {
     let t = d.tmp.path();
     let example = fs::read_to_string(repo().join("docs/examples/hello-web.conf")).unwrap();
     let mut pairs = vec![
-        (
-            "/usr/local/bin/vrun",
-            vr_tests::bin("vrun").display().to_string(),
-        ),
+        ("/usr/bin/vrun", vr_tests::bin("vrun").display().to_string()),
         (
             "/etc/vr/procs/hello-web.yaml",
             d.dir.join("hello-web.yaml").display().to_string(),
@@ -680,10 +677,7 @@ fn systemd_unit_verifies() {
     let unit = fs::read_to_string(repo().join("docs/examples/vrun@.service")).unwrap();
     let unit = substitute(
         &unit,
-        &[(
-            "/usr/local/bin/vrun",
-            vr_tests::bin("vrun").display().to_string(),
-        )],
+        &[("/usr/bin/vrun", vr_tests::bin("vrun").display().to_string())],
     );
     fs::write(tmp.path().join("vrun@hello-web.service"), unit).unwrap();
     let out = Command::new("sh")

@@ -2,10 +2,15 @@
 //!
 //! Each package holds the tool's release binary (stripped by the release profile; vuptest
 //! statically linked, both checked with `file`), man pages generated from the tool's own clap
-//! definition, bash/zsh/fish completions and the MIT license. The `.deb` tree is laid out here
-//! and built with `dpkg-deb --root-owner-group`; its Depends are the tool's own (vrun needs
-//! vuptest and lxc, vimage needs lxc) plus the shared libraries `dpkg-shlibdeps` finds. The
-//! tarball holds the same files under `<tool>-<version>-x86_64-linux/`.
+//! definition, for vrun and vimage also the man page of the file they read (proc.yaml(5),
+//! image.yaml(5)) made from its docs page ([`markdown`]), bash/zsh/fish completions, the
+//! tool's pages of docs/ and its examples, and the MIT license ([`payload`]). The `.deb` tree
+//! is laid out here and built with `dpkg-deb --root-owner-group`; its Depends are the tool's
+//! own (vrun needs vuptest and lxc, vimage needs lxc) plus the shared libraries
+//! `dpkg-shlibdeps` finds, and it recommends bash-completion. It also has a changelog and, where
+//! lintian is wrong about it, lintian overrides with their reasons ([`debian`]); lintian checks
+//! every .deb at the end, and any error or warning fails the run. The tarball holds the same
+//! files (no changelog, no overrides) under `<tool>-<version>-x86_64-linux/`.
 //!
 //! The tools that start containers (vrun, vimage) also ship vr's seccomp profile, the one
 //! compiled into them, for people to read: `usr/share/doc/<tool>/vr.seccomp` in the .deb (a path
@@ -14,16 +19,18 @@
 //! /etc/subuid and /etc/subgid when root has none there. No `uidmap` Depends: without
 //! `newuidmap` LXC writes the id maps itself, as root.
 
+mod debian;
+mod markdown;
 mod pack;
 mod pages;
+mod payload;
 mod postinst;
 
 use crate::util;
 use anyhow::{bail, ensure, Context, Result};
-use clap_complete::Shell;
 use pack::{build_deb, build_tarball};
+use payload::{payload, PackFile};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -38,6 +45,10 @@ const HOMEPAGE: &str = env!("CARGO_PKG_REPOSITORY");
 pub struct Tool {
     /// Package and executable name.
     pub name: &'static str,
+    /// What it is, in a line: the package's synopsis and the NAME of its man page.
+    pub synopsis: &'static str,
+    /// A last paragraph for the package's long description (empty: none).
+    pub note: &'static str,
     /// The tool's clap command.
     pub command: fn() -> clap::Command,
     /// Packages it needs at run time besides its shared libraries.
@@ -51,6 +62,25 @@ pub struct Tool {
     pub sections: &'static [Section],
     /// Its rows of vr-stop's exit status table (the EXIT STATUS section).
     pub exit: vr_stop::Tool,
+    /// The man pages (section 5) of the files it reads, made from their docs pages.
+    pub file_pages: &'static [FilePage],
+    /// Its pages of docs/, in /usr/share/doc/<tool>/ (paths from the workspace root).
+    pub docs: &'static [&'static str],
+    /// Its example files, in /usr/share/doc/<tool>/examples/ (paths from the workspace root;
+    /// each is run by the demo or a test).
+    pub examples: &'static [&'static str],
+    /// lintian overrides: (tag and its pointer, why lintian is wrong there).
+    pub overrides: &'static [(&'static str, &'static str)],
+}
+
+/// A man page of section 5 for a file a tool reads: `proc.yaml(5)` from docs/proc-yaml.md.
+pub struct FilePage {
+    /// The page's name, the file's (`proc.yaml`).
+    pub name: &'static str,
+    /// The docs page it is made from (path from the workspace root).
+    pub doc: &'static str,
+    /// Its NAME line after `proc.yaml -`.
+    pub whatis: &'static str,
 }
 
 /// Where the packages' copy of vr's seccomp profile comes from (vr-lxc compiles in the same
@@ -64,6 +94,8 @@ pub type Section = (&'static str, &'static [(&'static str, &'static str)]);
 pub const TOOLS: [Tool; 3] = [
     Tool {
         name: "vimage",
+        synopsis: "build OS image tarballs for vr procs in an LXC container",
+        note: "",
         command: vimage::cli::command,
         exit: vr_stop::Tool::Vimage,
         depends: &["lxc"],
@@ -82,9 +114,26 @@ pub const TOOLS: [Tool; 3] = [
                 ("/usr/share/doc/vimage/vr.seccomp", "A copy of the seccomp profile every container gets (vimage carries its own)."),
             ]),
         ],
+        file_pages: &[FilePage {
+            name: "image.yaml",
+            doc: "docs/image-yaml.md",
+            whatis: "how vimage builds an OS image",
+        }],
+        docs: &[
+            "docs/vimage.md",
+            "docs/image-yaml.md",
+            "docs/lxc.md",
+            "docs/exit-status.md",
+        ],
+        // The demo builds its stack with these two.
+        examples: &["examples/image/image.yaml", "examples/image/provision.sh"],
+        overrides: &[("embedded-library libyaml [usr/bin/vimage]", debian::LIBYAML)],
     },
     Tool {
         name: "vrun",
+        synopsis: "set up, run, uptest and tear down vr procs in LXC containers",
+        note: "Examples for running procs under supervisord, systemd and Nomad are in \
+               /usr/share/doc/vrun/examples/.",
         command: vrun::cli::command,
         exit: vr_stop::Tool::Vrun,
         depends: &["lxc", "vuptest (= @VERSION@)"],
@@ -99,17 +148,52 @@ pub const TOOLS: [Tool; 3] = [
             ("FILES", &[
                 ("/etc/subuid, /etc/subgid", "Root's range of host ids for the containers' user namespace."),
                 ("/usr/share/doc/vrun/vr.seccomp", "A copy of the seccomp profile every container gets (vrun carries its own and writes it beside each proc.lxc)."),
+                ("/usr/share/doc/vrun/examples/", "A supervisord program, a systemd unit and a Nomad job that run a proc, and the demo's proc.yaml."),
             ]),
         ],
+        file_pages: &[FilePage {
+            name: "proc.yaml",
+            doc: "docs/proc-yaml.md",
+            whatis: "the proc that vrun sets up, runs and tears down",
+        }],
+        docs: &[
+            "docs/vrun.md",
+            "docs/doctor.md",
+            "docs/proc-yaml.md",
+            "docs/uptests.md",
+            "docs/supervisors.md",
+            "docs/lxc.md",
+            "docs/security.md",
+            "docs/exit-status.md",
+        ],
+        // tests/tests/supervisor.rs runs hello-web.conf (and verifies vrun@.service); the
+        // Nomad job is checked against them (dist tests); the demo runs proc.yaml.
+        examples: &[
+            "docs/examples/hello-web.conf",
+            "docs/examples/vrun@.service",
+            "docs/examples/hello-web.nomad",
+            "examples/proc.yaml",
+        ],
+        overrides: &[("embedded-library libyaml [usr/bin/vrun]", debian::LIBYAML)],
     },
     Tool {
         name: "vuptest",
+        synopsis: "run a proc's uptests and print their results as JSON",
+        note: "It is statically linked, so that vrun can run it inside a proc's container \
+               whatever the image.",
         command: vuptest::cli::command,
         exit: vr_stop::Tool::Vuptest,
         depends: &[],
         is_static: true,
         runs_containers: false,
         sections: &[],
+        file_pages: &[],
+        docs: &["docs/vuptest.md", "docs/uptests.md", "docs/exit-status.md"],
+        examples: &[],
+        overrides: &[(
+            "shared-library-lacks-prerequisites [usr/bin/vuptest]",
+            debian::STATIC_PIE,
+        )],
     },
 ];
 
@@ -127,6 +211,7 @@ pub fn run(args: &[String]) -> Result<()> {
         ("dpkg-deb", "dpkg"),
         ("dpkg-shlibdeps", "dpkg-dev"),
         ("file", "file"),
+        ("lintian", "lintian"),
     ])?;
     util::run(util::cargo().args(["build", "--release", "--bins", "-p", "vimage", "-p", "vrun"]))?;
     let static_vuptest = util::build_static_vuptest(true)?;
@@ -140,6 +225,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .trim()
         .to_string();
     let epoch = source_date_epoch();
+    let mut debs = Vec::new();
     for tool in &TOOLS {
         let binary = if tool.is_static {
             static_vuptest.clone()
@@ -151,96 +237,9 @@ pub fn run(args: &[String]) -> Result<()> {
         let deb = build_deb(tool, &files, &binary, &arch, &out, epoch)?;
         let tarball = build_tarball(tool, &files, &out, epoch)?;
         eprintln!("xtask: dist: {} and {}", deb.display(), tarball.display());
+        debs.push(deb);
     }
-    Ok(())
-}
-
-/// One file of a package: where it goes in the .deb and in the tarball, its bytes and mode.
-pub struct PackFile {
-    /// Path in the .deb (`usr/bin/vrun`).
-    pub deb: String,
-    /// Path in the tarball below its top folder (`bin/vrun`).
-    pub tar: String,
-    /// The bytes in the .deb.
-    pub data: Vec<u8>,
-    /// The bytes in the tarball when they differ (plain man pages, LICENSE as is).
-    pub tar_data: Option<Vec<u8>>,
-    /// Permission bits.
-    pub mode: u32,
-}
-
-/// Everything a tool's package holds.
-fn payload(tool: &Tool, binary: &Path, epoch: u64) -> Result<Vec<PackFile>> {
-    let name = tool.name;
-    let data = fs::read(binary).with_context(|| format!("cannot read {}", binary.display()))?;
-    let mut files = vec![PackFile {
-        deb: format!("usr/bin/{name}"),
-        tar: format!("bin/{name}"),
-        data,
-        tar_data: None,
-        mode: 0o755,
-    }];
-    for page in pages::man_pages(tool, &pages::date(epoch))? {
-        files.push(PackFile {
-            deb: format!("usr/share/man/man1/{}.gz", page.file),
-            tar: format!("man/man1/{}", page.file),
-            data: gzip(page.roff.as_bytes())?,
-            tar_data: Some(page.roff.into_bytes()),
-            mode: 0o644,
-        });
-    }
-    for (shell, script) in pages::completions(tool) {
-        let (deb, tar) = match shell {
-            Shell::Bash => (
-                format!("usr/share/bash-completion/completions/{name}"),
-                format!("completions/{name}.bash"),
-            ),
-            Shell::Zsh => (
-                format!("usr/share/zsh/vendor-completions/_{name}"),
-                format!("completions/_{name}"),
-            ),
-            _ => (
-                format!("usr/share/fish/vendor_completions.d/{name}.fish"),
-                format!("completions/{name}.fish"),
-            ),
-        };
-        files.push(PackFile {
-            deb,
-            tar,
-            data: script,
-            tar_data: None,
-            mode: 0o644,
-        });
-    }
-    let license_path = util::root().join("LICENSE");
-    let license = fs::read_to_string(&license_path)
-        .with_context(|| format!("cannot read {}", license_path.display()))?;
-    files.push(PackFile {
-        deb: format!("usr/share/doc/{name}/copyright"),
-        tar: "LICENSE".into(),
-        data: pages::copyright(&license).into_bytes(),
-        tar_data: Some(license.into_bytes()),
-        mode: 0o644,
-    });
-    if tool.runs_containers {
-        let path = util::root().join(SECCOMP_SOURCE);
-        let profile = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        files.push(PackFile {
-            deb: format!("usr/share/doc/{name}/vr.seccomp"),
-            tar: "vr.seccomp".into(),
-            data: profile,
-            tar_data: None,
-            mode: 0o644,
-        });
-    }
-    Ok(files)
-}
-
-/// A gzip stream with no name and no timestamp (reproducible), best compression.
-fn gzip(data: &[u8]) -> Result<Vec<u8>> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    enc.write_all(data)?;
-    Ok(enc.finish()?)
+    debian::lintian(&debs)
 }
 
 /// Fails unless the binary is stripped (and static when it must be) and reports this version.

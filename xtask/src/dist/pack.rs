@@ -50,8 +50,8 @@ pub fn build_deb(
     Ok(deb)
 }
 
-/// Writes `<tool>-<version>-x86_64-linux.tar.gz`: the same files under one top folder, owned
-/// by root, times set to the release time, entries sorted.
+/// Writes `<tool>-<version>-x86_64-linux.tar.gz`: the same files (but those of the .deb only)
+/// under one top folder, owned by root, times set to the release time, entries sorted.
 pub fn build_tarball(tool: &Tool, files: &[PackFile], out: &Path, epoch: u64) -> Result<PathBuf> {
     let top = format!("{}-{VERSION}-x86_64-linux", tool.name);
     let path = out.join(format!("{top}.tar.gz"));
@@ -59,11 +59,14 @@ pub fn build_tarball(tool: &Tool, files: &[PackFile], out: &Path, epoch: u64) ->
         fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     let gz = flate2::write::GzEncoder::new(file, flate2::Compression::best());
     let mut tar = tar::Builder::new(gz);
-    let mut sorted: Vec<&PackFile> = files.iter().collect();
-    sorted.sort_by(|a, b| a.tar.cmp(&b.tar));
+    let mut sorted: Vec<(&str, &PackFile)> = files
+        .iter()
+        .filter_map(|f| Some((f.tar.as_deref()?, f)))
+        .collect();
+    sorted.sort_by_key(|(tar, _)| *tar);
     let mut dirs_done = std::collections::BTreeSet::new();
-    for file in sorted {
-        let rel = format!("{top}/{}", file.tar);
+    for (tar_path, file) in sorted {
+        let rel = format!("{top}/{tar_path}");
         for dir in Path::new(&rel)
             .ancestors()
             .skip(1)

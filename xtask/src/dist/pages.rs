@@ -1,8 +1,9 @@
-//! The text files of a package, generated from a tool's clap definition and the workspace
-//! metadata: man pages (clap_mangen), shell completions (clap_complete), the Debian control and
-//! copyright files. Pure: returns bytes, writes nothing.
+//! The text files of a package, generated from a tool's clap definition, its docs pages and the
+//! workspace metadata: man pages (clap_mangen; section 5 from docs/ through [`markdown`]),
+//! shell completions (clap_complete), the Debian control and copyright files. Pure: text in,
+//! bytes out; reads and writes no file.
 
-use super::Tool;
+use super::{markdown, FilePage, Tool};
 use anyhow::{Context, Result};
 use clap_complete::Shell;
 use clap_mangen::roff::{bold, roman, Roff};
@@ -19,9 +20,16 @@ pub struct Page {
 pub fn man_pages(tool: &Tool, date: &str) -> Result<Vec<Page>> {
     let mut cmd = (tool.command)().disable_help_subcommand(true);
     cmd.build();
+    // NAME says what the package's synopsis says (what `apropos` and `apt show` print); the
+    // DESCRIPTION stays the command's long help, as `--help` prints it.
+    let long = cmd.get_long_about().or(cmd.get_about()).cloned();
+    let mut main = cmd.clone().about(tool.synopsis);
+    if let Some(long) = long {
+        main = main.long_about(long);
+    }
     let mut pages = vec![Page {
         file: format!("{}.1", tool.name),
-        roff: main_page(tool, cmd.clone(), date)?,
+        roff: main_page(tool, main, date)?,
     }];
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let man = Man::new(sub.clone())
@@ -102,14 +110,82 @@ fn extra_sections(tool: &Tool) -> Roff {
         roff.text([roman(row.meaning.replace('`', ""))]);
     }
     roff.control("SH", ["SEE ALSO"]);
-    let mut refs: Vec<String> = super::TOOLS
+    let mut refs: Vec<String> = tool
+        .file_pages
         .iter()
-        .filter(|t| t.name != tool.name)
-        .map(|t| format!("{}(1)", t.name))
+        .map(|p| format!("{}(5)", p.name))
         .collect();
+    refs.extend(
+        super::TOOLS
+            .iter()
+            .filter(|t| t.name != tool.name)
+            .map(|t| format!("{}(1)", t.name)),
+    );
     refs.push("lxc-execute(1)".into());
     roff.text([roman(refs.join(", "))]);
+    roff.control("PP", []);
+    let examples = if tool.examples.is_empty() {
+        ""
+    } else {
+        ", with examples"
+    };
+    roff.text([roman(format!(
+        "The docs of the package{examples}: /usr/share/doc/{}/.",
+        tool.name
+    ))]);
     roff
+}
+
+/// The man page (section 5) of a file `tool` reads, made from its docs page, `markdown`;
+/// `installed` is where the package puts that page.
+pub fn file_page(
+    tool: &Tool,
+    page: &FilePage,
+    markdown: &str,
+    installed: &str,
+    date: &str,
+) -> Result<Page> {
+    // Links to docs pages that have a man page point to it.
+    let mut refs = Vec::new();
+    for t in &super::TOOLS {
+        refs.push((format!("{}.md", t.name), format!("{}(1)", t.name)));
+        for p in t.file_pages {
+            refs.push((doc_file(p.doc).to_string(), format!("{}(5)", p.name)));
+        }
+    }
+    let mut see_also = vec![format!("{}(1)", tool.name)];
+    for t in &super::TOOLS {
+        see_also.extend(
+            t.file_pages
+                .iter()
+                .filter(|p| p.name != page.name)
+                .map(|p| format!("{}(5)", p.name)),
+        );
+    }
+    let text = format!(
+        "This page is made from {installed} (the same text in markdown); the other docs of \
+         the package and its examples are beside it."
+    );
+    let meta = markdown::Meta {
+        name: page.name,
+        section: 5,
+        date,
+        source: &format!("{} {}", tool.name, super::VERSION),
+        whatis: page.whatis,
+        refs: &refs,
+        see_also: &see_also,
+        see_also_text: &text,
+    };
+    let roff = markdown::to_man(markdown, &meta).context(page.doc)?;
+    Ok(Page {
+        file: format!("{}.5", page.name),
+        roff,
+    })
+}
+
+/// The file name of a docs page (`proc-yaml.md` for `docs/proc-yaml.md`).
+pub fn doc_file(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// Completion scripts: (shell, script) for bash, zsh and fish.
@@ -125,18 +201,25 @@ pub fn completions(tool: &Tool) -> Vec<(Shell, Vec<u8>)> {
         .collect()
 }
 
-/// The DEBIAN/control file.
+/// What every package's Description says first.
+const ABOUT_VR: &str = "vr is the container tooling of Velociraptor, a deployment system: \
+vimage builds OS images, vrun sets up, runs and tears down each proc in an LXC container, \
+vuptest runs the proc's uptests.";
+
+/// The DEBIAN/control file. The synopsis is the tool's own; the long description says what vr
+/// is, then what the command's long help says, then the tool's note.
 pub fn control(tool: &Tool, arch: &str, installed_kib: u64, depends: &[String]) -> String {
     let cmd = (tool.command)();
-    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
-    let synopsis = about.trim().trim_end_matches('.');
     let long = cmd
         .get_long_about()
+        .or(cmd.get_about())
         .map(|a| a.to_string())
-        .unwrap_or_else(|| about.clone());
-    // The synopsis is the package's description (clap's `about`); the long description is the
-    // command's own text (its doc comment).
-    let body: Vec<&str> = long.split("\n\n").collect();
+        .unwrap_or_default();
+    let mut body: Vec<&str> = vec![ABOUT_VR];
+    body.extend(long.split("\n\n").map(str::trim).filter(|p| !p.is_empty()));
+    if !tool.note.is_empty() {
+        body.push(tool.note);
+    }
     let mut text = format!(
         "Package: {}\nVersion: {}\nArchitecture: {arch}\nMaintainer: {}\nInstalled-Size: {installed_kib}\n",
         tool.name,
@@ -146,9 +229,12 @@ pub fn control(tool: &Tool, arch: &str, installed_kib: u64, depends: &[String]) 
     if !depends.is_empty() {
         text.push_str(&format!("Depends: {}\n", depends.join(", ")));
     }
+    // The completions work without it only in zsh and fish.
+    text.push_str("Recommends: bash-completion\n");
     text.push_str(&format!(
-        "Section: utils\nPriority: optional\nHomepage: {}\nDescription: {synopsis}\n",
-        super::HOMEPAGE
+        "Section: utils\nPriority: optional\nHomepage: {}\nDescription: {}\n",
+        super::HOMEPAGE,
+        tool.synopsis
     ));
     text.push_str(&description(&body));
     text
@@ -209,6 +295,12 @@ pub fn copyright(license: &str) -> String {
 
 /// A date `YYYY-MM-DD` (UTC) from seconds since the epoch (man page footers).
 pub fn date(epoch: u64) -> String {
+    let (year, month, day) = civil(epoch);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// (year, month, day) in UTC of a time in seconds since the epoch.
+pub fn civil(epoch: u64) -> (i64, i64, i64) {
     // Howard Hinnant's civil_from_days.
     let z = (epoch / 86_400) as i64 + 719_468;
     let era = z.div_euclid(146_097);
@@ -219,5 +311,5 @@ pub fn date(epoch: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    (year, month, day)
 }

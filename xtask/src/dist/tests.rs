@@ -1,4 +1,5 @@
 use super::*;
+use clap_complete::Shell;
 
 fn tool(name: &str) -> &'static Tool {
     TOOLS.iter().find(|t| t.name == name).unwrap()
@@ -12,27 +13,39 @@ fn every_tool_is_packaged_with_its_own_cli() {
     }
 }
 
+/// The man pages (section 1) a tool should have: its own, and one per visible subcommand.
+fn expected_pages(tool: &Tool) -> Vec<String> {
+    let mut want = vec![format!("{}.1", tool.name)];
+    for sub in (tool.command)().get_subcommands() {
+        if !sub.is_hide_set() && sub.get_name() != "help" {
+            want.push(format!("{}-{}.1", tool.name, sub.get_name()));
+        }
+    }
+    want
+}
+
 #[test]
 fn man_pages_cover_every_subcommand() {
-    // (tool, pages expected)
-    let cases: &[(&str, &[&str])] = &[
-        ("vimage", &["vimage.1", "vimage-build.1", "vimage-shell.1"]),
-        (
-            "vrun",
-            &[
-                "vrun.1",
-                "vrun-setup.1",
-                "vrun-run.1",
-                "vrun-uptest.1",
-                "vrun-teardown.1",
-                "vrun-shell.1",
-            ],
-        ),
-        ("vuptest", &["vuptest.1"]),
-    ];
-    for (name, want) in cases {
-        let tool = tool(name);
+    // Spot checks that expected_pages reads clap right.
+    assert_eq!(
+        expected_pages(tool("vimage")),
+        ["vimage.1", "vimage-build.1", "vimage-shell.1"]
+    );
+    assert_eq!(expected_pages(tool("vuptest")), ["vuptest.1"]);
+    assert!(expected_pages(tool("vrun")).contains(&"vrun-teardown.1".to_string()));
+    for tool in &TOOLS {
+        let name = tool.name;
+        let want = expected_pages(tool);
         let pages = pages::man_pages(tool, "2026-01-02").unwrap();
+        // NAME is the package's synopsis.
+        assert!(
+            pages[0].roff.contains(&format!(
+                ".SH NAME\n{name} \\- {}\n",
+                tool.synopsis.replace('-', "\\-").replace('\'', "\\*(Aq")
+            )),
+            "{}",
+            pages[0].roff
+        );
         // Every exit status of vr-stop's table for this tool, once, in the main page.
         for row in vr_stop::rows(tool.exit) {
             let first_words: String = row.meaning.replace('`', "").chars().take(30).collect();
@@ -51,8 +64,16 @@ fn man_pages_cover_every_subcommand() {
                     .unwrap_or_default()
             );
         }
+        // SEE ALSO names the file pages.
+        for page in tool.file_pages {
+            assert!(
+                pages[0].roff.contains(&format!("{}(5)", page.name)),
+                "{name}: {}",
+                page.name
+            );
+        }
         let files: Vec<&str> = pages.iter().map(|p| p.file.as_str()).collect();
-        assert_eq!(&files, want, "{name}");
+        assert_eq!(files, want, "{name}");
         let main = &pages[0].roff;
         assert!(
             main.starts_with(&clap_mangen::roff::Roff::new().render()),
@@ -146,28 +167,6 @@ fn completions_for_three_shells() {
 }
 
 #[test]
-fn control_file() {
-    let deps = ["lxc".to_string(), "vuptest (= 0.1.0)".to_string()];
-    let text = pages::control(tool("vrun"), "amd64", 1234, &deps);
-    let want = format!(
-        "Package: vrun\nVersion: {VERSION}\nArchitecture: amd64\n\
-         Maintainer: vr developers <vr@example.invalid>\nInstalled-Size: 1234\n\
-         Depends: lxc, vuptest (= 0.1.0)\nSection: utils\nPriority: optional\n\
-         Homepage: {HOMEPAGE}\n\
-         Description: vr: vrun, sets up, runs, uptests and tears down a proc in an LXC container\n \
-         Set up, run, uptest, open a shell in, or tear down a proc's LXC container.\n .\n \
-         The host layout lives under $VR_ROOT (default /apps).\n"
-    );
-    assert_eq!(text, want);
-    let none = pages::control(tool("vuptest"), "amd64", 1, &[]);
-    assert!(!none.contains("Depends:"), "{none}");
-    assert!(
-        none.contains("\nDescription: vr: vuptest, runs a proc's uptests and prints one JSON array (shipped as a static binary)\n Run a proc's uptests and print the results as one JSON array.\n .\n Runs each entry of FOLDER"),
-        "{none}"
-    );
-}
-
-#[test]
 fn own_depends() {
     // (tool, its own Depends, static)
     let cases = [
@@ -195,38 +194,6 @@ fn own_depends() {
 }
 
 #[test]
-fn descriptions_wrap() {
-    let long = "word ".repeat(30);
-    // (paragraphs, expected)
-    let cases: &[(&[&str], &str)] = &[
-        (&["one line"], " one line\n"),
-        (
-            &["first", "second  paragraph"],
-            " first\n .\n second paragraph\n",
-        ),
-        (
-            &[long.as_str()],
-            &format!(" {}\n {}\n", ["word"; 15].join(" "), ["word"; 15].join(" ")),
-        ),
-    ];
-    for (paras, want) in cases {
-        assert_eq!(pages::description(paras), *want, "{paras:?}");
-    }
-}
-
-#[test]
-fn copyright_file() {
-    let license = fs::read_to_string(util::root().join("LICENSE")).unwrap();
-    let text = pages::copyright(&license);
-    assert!(text.starts_with(
-        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: vr\n"
-    ));
-    assert!(text.contains("\nFiles: *\nCopyright: 2026 the vr developers\nLicense: MIT\n Permission is hereby granted"), "{text}");
-    assert!(text.contains("\n .\n THE SOFTWARE IS PROVIDED"), "{text}");
-    assert!(text.ends_with(" SOFTWARE.\n"), "{text}");
-}
-
-#[test]
 fn dates() {
     let cases = [
         (0, "1970-01-01"),
@@ -243,45 +210,75 @@ fn dates() {
 fn payload_paths() {
     let exe = std::env::current_exe().unwrap();
     let files = payload(tool("vrun"), &exe, 0).unwrap();
-    let paths: Vec<(&str, &str)> = files
+    let paths: Vec<(&str, Option<&str>)> = files
         .iter()
-        .map(|f| (f.deb.as_str(), f.tar.as_str()))
+        .map(|f| (f.deb.as_str(), f.tar.as_deref()))
         .collect();
-    let mut want = vec![("usr/bin/vrun", "bin/vrun")];
-    let pages = [
-        "vrun.1",
-        "vrun-setup.1",
-        "vrun-run.1",
-        "vrun-uptest.1",
-        "vrun-teardown.1",
-        "vrun-shell.1",
-    ];
-    let man: Vec<(String, String)> = pages
-        .iter()
-        .map(|p| {
-            (
-                format!("usr/share/man/man1/{p}.gz"),
-                format!("man/man1/{p}"),
-            )
-        })
-        .collect();
-    want.extend(man.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    let mut want: Vec<(String, Option<String>)> =
+        vec![("usr/bin/vrun".into(), Some("bin/vrun".into()))];
+    for page in expected_pages(tool("vrun")) {
+        want.push((
+            format!("usr/share/man/man1/{page}.gz"),
+            Some(format!("man/man1/{page}")),
+        ));
+    }
+    let both = |deb: &str, tar: &str| (deb.to_string(), Some(tar.to_string()));
     want.extend([
-        (
+        both("usr/share/man/man5/proc.yaml.5.gz", "man/man5/proc.yaml.5"),
+        both(
             "usr/share/bash-completion/completions/vrun",
             "completions/vrun.bash",
         ),
-        (
+        both(
             "usr/share/zsh/vendor-completions/_vrun",
             "completions/_vrun",
         ),
-        (
+        both(
             "usr/share/fish/vendor_completions.d/vrun.fish",
             "completions/vrun.fish",
         ),
-        ("usr/share/doc/vrun/copyright", "LICENSE"),
-        ("usr/share/doc/vrun/vr.seccomp", "vr.seccomp"),
     ]);
+    // Docs pages over 4 KiB are gzipped in the .deb (as dh_compress does).
+    for page in [
+        "vrun.md",
+        "doctor.md",
+        "proc-yaml.md",
+        "uptests.md",
+        "supervisors.md",
+        "lxc.md",
+        "security.md",
+        "exit-status.md",
+    ] {
+        let len = fs::metadata(util::root().join("docs").join(page))
+            .unwrap()
+            .len();
+        let gz = if len > 4096 { ".gz" } else { "" };
+        want.push(both(
+            &format!("usr/share/doc/vrun/{page}{gz}"),
+            &format!("doc/{page}"),
+        ));
+    }
+    for example in [
+        "hello-web.conf",
+        "vrun@.service",
+        "hello-web.nomad",
+        "proc.yaml",
+    ] {
+        want.push(both(
+            &format!("usr/share/doc/vrun/examples/{example}"),
+            &format!("examples/{example}"),
+        ));
+    }
+    want.extend([
+        ("usr/share/doc/vrun/changelog.gz".to_string(), None),
+        both("usr/share/doc/vrun/copyright", "LICENSE"),
+        ("usr/share/lintian/overrides/vrun".to_string(), None),
+        both("usr/share/doc/vrun/vr.seccomp", "vr.seccomp"),
+    ]);
+    let want: Vec<(&str, Option<&str>)> = want
+        .iter()
+        .map(|(d, t)| (d.as_str(), t.as_deref()))
+        .collect();
     assert_eq!(paths, want);
     assert_eq!(files[0].mode, 0o755);
     assert!(files[1..].iter().all(|f| f.mode == 0o644));
@@ -293,14 +290,27 @@ fn payload_paths() {
     );
     assert!(profile.data.starts_with(b"2\ndenylist\n[all]\n"));
     assert!(profile.tar_data.is_none());
-    // The .deb's man page is the tarball's, gzipped.
-    let mut plain = Vec::new();
-    std::io::Read::read_to_end(
-        &mut flate2::read::GzDecoder::new(&files[1].data[..]),
-        &mut plain,
-    )
-    .unwrap();
-    assert_eq!(Some(&plain), files[1].tar_data.as_ref());
+    // Every gzipped file of the .deb is the tarball's, gzipped with -9n.
+    for file in files.iter().filter(|f| f.deb.ends_with(".gz")) {
+        // magic, deflate, no flags, no mtime, max compression, Unix: what `gzip -9n` writes.
+        assert_eq!(
+            file.data[..10],
+            [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3],
+            "{}",
+            file.deb
+        );
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&file.data[..]),
+            &mut plain,
+        )
+        .unwrap();
+        if file.tar.is_some() {
+            assert_eq!(Some(&plain), file.tar_data.as_ref(), "{}", file.deb);
+        } else {
+            assert!(plain.starts_with(b"vrun ("), "{}", file.deb);
+        }
+    }
 }
 
 #[test]
@@ -308,7 +318,7 @@ fn tarball_layout() {
     let tmp = tempfile::tempdir().unwrap();
     let file = |tar: &str, data: &str, mode| PackFile {
         deb: String::new(),
-        tar: tar.into(),
+        tar: Some(tar.into()).filter(|t: &String| !t.is_empty()),
         data: data.into(),
         tar_data: None,
         mode,
@@ -316,16 +326,23 @@ fn tarball_layout() {
     let files = [
         file("man/man1/x.1", "page", 0o644),
         file("bin/x", "exe", 0o755),
+        file("", "the .deb's only", 0o644),
         file("LICENSE", "mit", 0o644),
     ];
     let x = Tool {
         name: "x",
+        synopsis: "",
+        note: "",
         command: vuptest::cli::command,
         depends: &[],
         is_static: true,
         runs_containers: false,
         sections: &[],
         exit: vr_stop::Tool::Vuptest,
+        file_pages: &[],
+        docs: &[],
+        examples: &[],
+        overrides: &[],
     };
     let path = build_tarball(&x, &files, tmp.path(), 1_700_000_000).unwrap();
     assert_eq!(
@@ -374,7 +391,7 @@ fn the_seccomp_profile_ships_with_the_tools_that_start_containers() {
         let files = payload(tool, &exe, 0).unwrap();
         let profiles: Vec<&str> = files
             .iter()
-            .filter(|f| f.tar == "vr.seccomp")
+            .filter(|f| f.tar.as_deref() == Some("vr.seccomp"))
             .map(|f| f.deb.as_str())
             .collect();
         let want = if ships {
@@ -391,3 +408,6 @@ fn rejects_arguments() {
     let err = run(&["--fast".to_string()]).unwrap_err();
     assert_eq!(err.to_string(), "`dist` takes no arguments, got `--fast`");
 }
+
+mod control;
+mod docs;
