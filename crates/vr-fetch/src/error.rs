@@ -143,7 +143,7 @@ pub enum Error {
     },
     /// The tarball's name does not say how it is compressed.
     #[error(
-        "unknown compression for {}: expected .tar.gz, .tgz, .tar.bz2, .tbz2, .tar.xz or .txz",
+        "unknown compression for {}: expected .tar.gz, .tgz, .tar.bz2, .tbz2, .tbz, .tar.xz or .txz",
         path.display()
     )]
     UnknownCompression {

@@ -328,7 +328,7 @@ mod tests {
         .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("unknown compression for /srv/image.zip: expected .tar.gz, .tgz, .tar.bz2, .tbz2, .tar.xz or .txz")
+            Some("unknown compression for /srv/image.zip: expected .tar.gz, .tgz, .tar.bz2, .tbz2, .tbz, .tar.xz or .txz")
         );
     }
 }
