@@ -47,6 +47,8 @@ pub const RECORD_ENV: &str = "VR_DEMO_RECORD";
 /// Appends `line` to the record, when one is asked for.
 fn record(line: &str) {
     use std::io::Write;
+    // `exec vrun run ...` runs `vrun run ...` (the shell gives way to it).
+    let line = line.strip_prefix("exec ").unwrap_or(line);
     let Some(path) = std::env::var_os(RECORD_ENV) else {
         return;
     };

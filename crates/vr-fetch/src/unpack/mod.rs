@@ -217,6 +217,56 @@ pub fn unpack_once(tarball: &Path, target: &Path, opts: &UnpackOptions) -> Resul
     Ok(true)
 }
 
+/// The most bytes read between two entries: headers, GNU long names and pax records, which
+/// the tar crate holds in memory whole.
+const MAX_BETWEEN_ENTRIES: u64 = 1 << 20;
+
+/// What [`Metered`] counts: bytes read while the tar crate looks for the next entry.
+#[derive(Clone, Default)]
+struct Meter(std::rc::Rc<std::cell::Cell<(bool, u64)>>);
+
+impl Meter {
+    /// Starts (from zero) or stops counting.
+    fn between_entries(&self, on: bool) {
+        self.0.set((on, 0));
+    }
+}
+
+/// A reader that fails once more than [`MAX_BETWEEN_ENTRIES`] bytes were read between two
+/// entries.
+struct Metered<R> {
+    inner: R,
+    meter: Meter,
+}
+
+impl<R: std::io::Read> std::io::Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let (on, count) = self.meter.0.get();
+        if on {
+            let count = count + n as u64;
+            self.meter.0.set((on, count));
+            if count > MAX_BETWEEN_ENTRIES {
+                return Err(std::io::Error::other(format!(
+                    "a tar header, long name or pax record larger than {} bytes (refused: it \
+                     would be held in memory)",
+                    MAX_BETWEEN_ENTRIES
+                )));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// An entry name as errors show it: at most 200 characters.
+fn short(name: &str) -> String {
+    const MAX: usize = 200;
+    match name.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &name[..cut]),
+        None => name.to_string(),
+    }
+}
+
 /// Writes every entry of the tarball under `root`, within `budget`.
 fn fill(
     tarball: &Path,
@@ -231,14 +281,26 @@ fn fill(
         source,
     };
     let pipe = Pipe::spawn(compression.decoder(file)).map_err(io("start unpacking", tarball))?;
-    let mut archive = tar::Archive::new(pipe);
+    // The tar crate reads a long name (GNU `L`/`K`) or a pax header (`x`/`g`) whole into
+    // memory before it hands out the entry they belong to: what it reads between two entries
+    // is metered, and a hostile 200 MB "name" is refused before it is held.
+    let meter = Meter::default();
+    let mut archive = tar::Archive::new(Metered {
+        inner: pipe,
+        meter: meter.clone(),
+    });
     let mut tree = Tree::new(root, opts, budget);
-    for entry in archive.entries().map_err(tar_err)? {
+    let mut entries = archive.entries().map_err(tar_err)?;
+    loop {
+        meter.between_entries(true);
+        let next = entries.next();
+        meter.between_entries(false);
+        let Some(entry) = next else { break };
         opts.stop
             .check()
             .map_err(|i| Error::Interrupted { signal: i.0 })?;
         let mut entry = entry.map_err(tar_err)?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let name = short(&String::from_utf8_lossy(&entry.path_bytes()));
         tree.add(&mut entry).map_err(|fail| match fail {
             Fail::Unsafe(reason) => Error::UnsafeEntry {
                 tarball: tarball.to_path_buf(),

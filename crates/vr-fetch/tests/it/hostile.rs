@@ -216,3 +216,57 @@ fn entries_replace_links_instead_of_following_them() {
         assert_eq!(m.rdev(), nix::sys::stat::makedev(1, 3));
     }
 }
+
+/// A tarball holding a GNU long-name entry of `len` bytes, then a file: the tar crate would
+/// read the whole "name" into memory.
+fn long_name_tarball(out: &Path, len: u64) {
+    let file = fs::File::create(out).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::GNULongName);
+    h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_size(len);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_cksum();
+    b.append(&h, std::io::Read::take(std::io::repeat(b'a'), len))
+        .unwrap();
+    let mut f = tar::Header::new_gnu();
+    f.set_path("x").unwrap();
+    f.set_size(1);
+    f.set_mode(0o644);
+    f.set_uid(0);
+    f.set_gid(0);
+    f.set_mtime(0);
+    f.set_cksum();
+    b.append(&f, &b"x"[..]).unwrap();
+    b.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn a_huge_long_name_is_refused_before_it_is_held_in_memory() {
+    let (work, parent) = setup();
+    let before = snapshot(&parent);
+    let bomb = work.path().join("longname.tar.gz");
+    long_name_tarball(&bomb, 64 << 20);
+    let err = unpack(&bomb, &parent.join("target"), &UnpackOptions::default()).unwrap_err();
+    let mut chain = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        chain = format!("{chain}: {s}");
+        source = s.source();
+    }
+    assert!(
+        chain.contains("a tar header, long name or pax record larger than 1048576 bytes"),
+        "{chain}"
+    );
+    assert_eq!(snapshot(&parent), before, "nothing left");
+    // A long name of a sane length still works.
+    let fine = work.path().join("fine.tar.gz");
+    long_name_tarball(&fine, 200);
+    let err = unpack(&fine, &parent.join("target"), &UnpackOptions::default());
+    assert!(err.is_ok(), "{err:?}");
+}
