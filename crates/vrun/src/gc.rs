@@ -273,8 +273,19 @@ pub fn gc(root: &Path, dry_run: bool) -> Result<(Vec<Removed>, bool)> {
     if !root.is_dir() {
         return Ok((Vec::new(), false));
     }
+    // One spelling of every path: records name tarballs as setup's VR_ROOT spelled them,
+    // which may go through a link to the same folder as this one.
+    let root = &std::fs::canonicalize(root)
+        .with_context(|| format!("cannot resolve {}", root.display()))?;
     let _lock = lock(root, true)?;
-    let (uses, unknown_procs) = records(root);
+    let (mut uses, unknown_procs) = records(root);
+    for u in &mut uses {
+        for path in [&mut u.image_tarball, &mut u.build_tarball] {
+            if let Ok(real) = std::fs::canonicalize(&*path) {
+                *path = real;
+            }
+        }
+    }
     let candidates = survey(root);
     let mut in_use = BTreeSet::new();
     for c in &candidates {

@@ -51,7 +51,18 @@ impl KernelLog {
 /// below it. (LXC adds `-<n>` to a name whose cgroup was taken, but vrun removes a leftover
 /// container's cgroups before it starts the proc, and `<name>-<n>` may be another proc's.)
 pub fn is_oom_kill_of(record: &str, name: &str) -> bool {
-    let Some(rest) = record.find("oom-kill:").map(|i| &record[i..]) else {
+    // The kernel's own record starts with it: `<prefix>;oom-kill:...` from /dev/kmsg, or
+    // `[<time>] oom-kill:...` from dmesg. Anywhere else it could be a name a process chose
+    // (an audit record quotes the executable's path).
+    let message = match record.split_once(';') {
+        Some((_, message)) => message,
+        None => record
+            .trim_start()
+            .strip_prefix('[')
+            .and_then(|r| r.split_once("] "))
+            .map_or(record, |(_, message)| message),
+    };
+    let Some(rest) = message.strip_prefix("oom-kill:") else {
         return false;
     };
     let Some(memcg) = rest
@@ -92,6 +103,12 @@ mod tests {
             (&RECORD.replace("payload.web-1,task", "payload.web-1-x,task"), "web-1", false),
             ("6,1,2,-;Memory cgroup out of memory: Killed process 28408 (awk)", "web-1", false),
             ("6,1,2,-;oom_memcg=/lxc.payload.web-1,", "web-1", false),
+            // An audit record naming an executable the app called `oom-kill:...`.
+            (
+                "5,9,9,-;audit: type=1326 exe=\"/app/oom-kill:,oom_memcg=/lxc.payload.web-1/x\" sig=0",
+                "web-1",
+                false,
+            ),
             (
                 "[ 8693.593955] oom-kill:constraint=CONSTRAINT_MEMCG,oom_memcg=/lxc.payload.web-1,task=x",
                 "web-1",

@@ -144,9 +144,10 @@ pub fn setup(file: &Path) -> Result<Exit, Failure> {
     // VR_ROOT closed to other host users; only the containers' root may pass through it.
     vr_lxc::host::secure_root(&proc.layout.root, &map)
         .with_context(|| format!("VR_ROOT {}", proc.layout.root.display()))?;
-    // Whether there is a previous setup to keep should this one fail.
-    let first = !proc.paths.lxc_config.exists();
     let _lock = lock::lock(file, &proc.paths.dir, lock::Folder::Create)?;
+    // Whether there is a previous setup to keep should this one fail (looked at holding the
+    // lock: another setup may have just finished one).
+    let first = !proc.paths.lxc_config.exists();
     let failed = |err: anyhow::Error, exit| {
         let kept = if first {
             let _ = std::fs::remove_dir_all(&proc.paths.dir);
@@ -362,7 +363,9 @@ fn ensure_image(
     )?;
     let contents = proc.image_contents()?;
     let image_dir = proc.layout.image_dir(image_name)?;
-    if let Some(md5) = cfg.image_md5.as_deref() {
+    // A kept tree is known by its md5 alone (it has no stamp of its own): with a sha256 to
+    // check too, the tarball is fetched and checked instead.
+    if let (Some(md5), None) = (cfg.image_md5.as_deref(), cfg.image_sha256.as_deref()) {
         let kept = pins::find_tree(&image_dir, md5)
             .filter(|tree| *tree != contents && container::unpacked_for(tree, map));
         if let Some(tree) = kept {
@@ -432,10 +435,16 @@ fn ensure_image(
     })
 }
 
+/// The largest previous layer file (`/env.sh`, ...) the commit keeps a copy of to put back;
+/// one the app made larger stops the setup before anything changes.
+const MAX_KEPT_BYTES: u64 = 16 << 20;
+
 /// What the commit changed, to put back should a later step fail.
 struct Undo {
     /// The build was exchanged with the previous one, now at `staging/app`.
     swapped: bool,
+    /// The build was moved in where there was none (a first setup's).
+    moved_in: bool,
     /// The layer files as they were.
     files: Vec<Previous>,
     /// The previous record of what the proc uses.
@@ -479,6 +488,7 @@ fn commit(
     let staged = vr_fs::Beneath::open(staging)?;
     let mut undo = Undo {
         swapped: false,
+        moved_in: false,
         files: Vec::new(),
         uses: std::fs::read_to_string(proc.paths.dir.join(pins::USES_FILE)).ok(),
     };
@@ -513,18 +523,29 @@ fn commit_steps(
 ) -> Result<()> {
     // The layer is the app's to write: every access goes through the handle, never a link.
     for f in &plan.files {
-        let old = match layer.entry_kind(f.rel())? {
-            Some(vr_fs::Kind::File) => layer.read_file(f.rel(), vr_proc::MAX_CONFIG_BYTES)?,
-            _ => None,
+        let (data, mode, owner) = match layer.entry_kind(f.rel())? {
+            Some(vr_fs::Kind::File) => {
+                // Put back as it was: with its own owner and mode (the user may change).
+                use std::os::unix::fs::MetadataExt;
+                let meta = std::fs::symlink_metadata(proc.paths.rootfs.join(f.rel()))
+                    .with_context(|| format!("cannot look at the previous {}", f.path))?;
+                let data = layer
+                    .read_file(f.rel(), MAX_KEPT_BYTES)
+                    .with_context(|| format!("cannot keep a copy of the previous {}", f.path))?;
+                (data, meta.mode() & 0o7777, (meta.uid(), meta.gid()))
+            }
+            _ => (None, f.mode, f.owner),
         };
         undo.files.push(Previous {
             rel: f.rel().to_path_buf(),
-            data: old,
-            mode: f.mode,
-            owner: f.owner,
+            data,
+            mode,
+            owner,
         });
     }
-    undo.swapped = layer.swap_in(Path::new("app"), staged, OsStr::new("app"))?;
+    let exchanged = layer.swap_in(Path::new("app"), staged, OsStr::new("app"))?;
+    undo.swapped = exchanged;
+    undo.moved_in = !exchanged;
     for f in &plan.files {
         // A folder the app left under that name goes first (it must not block the deploy).
         if layer.entry_kind(f.rel())? == Some(vr_fs::Kind::Dir) {
@@ -560,7 +581,7 @@ fn roll_back(
     }
     if undo.swapped {
         layer.swap_in(Path::new("app"), staged, OsStr::new("app"))?;
-    } else if layer.entry_kind(Path::new("app"))?.is_some() {
+    } else if undo.moved_in {
         layer.remove_tree(Path::new("app"))?;
     }
     for p in undo.files {

@@ -231,3 +231,31 @@ fn a_hung_profile_d_is_bounded_by_the_uptest_timeout() {
     assert_eq!(results[0]["Passed"], true);
     ok(&env.run(&["teardown"], &yaml));
 }
+
+#[test]
+fn a_re_setup_that_cannot_keep_the_previous_files_changes_nothing() {
+    if !vr_tests::e2e_ready("vrun a_re_setup_that_cannot_keep_the_previous_files_changes_nothing") {
+        return;
+    }
+    let env = env();
+    let (app, port) = (app_name("keep"), free_port());
+    let name = container(&app, "printer", port);
+    let yaml = env.proc_yaml(&app, port, "proc_name: printer\n");
+    ok(&env.run(&["setup"], &yaml));
+    // The app grew its own /env.sh past what setup keeps a copy of.
+    let env_sh = env.proc_dir(&name).join("rootfs/env.sh");
+    let f = fs::OpenOptions::new().append(true).open(&env_sh).unwrap();
+    f.set_len(17 << 20).unwrap();
+    let out = env.run(&["setup"], &yaml);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).ends_with(&format!("(the previous setup of {name} is unchanged)\n")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        env.proc_dir(&name).join("rootfs/app/Procfile").exists(),
+        "the previous build is still there"
+    );
+    ok(&env.run(&["teardown"], &yaml));
+}

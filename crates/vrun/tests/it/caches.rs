@@ -275,3 +275,23 @@ fn what_a_killed_setup_left_is_gone_after_the_next_setup() {
     assert!(!dir.join(".uptest-Kill3d").exists());
     assert_eq!(ok(&env.run(&["run"], &yaml)), "printed\n");
 }
+
+#[test]
+fn gc_through_a_link_to_vr_root_keeps_what_procs_use() {
+    if !vr_tests::e2e_ready("vrun gc_through_a_link_to_vr_root_keeps_what_procs_use") {
+        return;
+    }
+    let env = env();
+    let yaml = env.proc_yaml(&app_name("gclink"), free_port(), "proc_name: printer\n");
+    ok(&env.run(&["setup"], &yaml));
+    let link = env.tmp.path().join("vr-link");
+    std::os::unix::fs::symlink(&env.root, &link).unwrap();
+    let out = env
+        .vrun()
+        .args(["gc", "--dry-run"])
+        .env("VR_ROOT", &link)
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out), "[]\n", "nothing a set-up proc uses goes");
+    ok(&env.run(&["teardown"], &yaml));
+}
