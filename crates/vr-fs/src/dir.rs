@@ -1,6 +1,6 @@
 //! Making sure a directory exists below the root, and handles on subdirectories.
 
-use crate::{sys, Beneath, Kind, Op, Result};
+use crate::{sys, Beneath, Error, Kind, Op, Result};
 use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 use std::path::Path;
@@ -40,6 +40,24 @@ impl Beneath {
         // this fails instead of reaching the link's target.
         let dir = sys::open_dir_at(&parent, name).map_err(|e| self.fail(op, rel, e))?;
         sys::set_owner_mode(&dir, owner, mode).map_err(|e| self.fail(op, rel, e))
+    }
+
+    /// The names in this handle's directory (not `.` and `..`), in no particular order.
+    pub fn names(&self) -> Result<Vec<std::ffi::OsString>> {
+        let fail = |e: rustix::io::Errno| Error::from_io(Op::Inspect, self.root.clone(), e.into());
+        let mut dir = rustix::fs::Dir::read_from(&self.fd).map_err(fail)?;
+        let mut names = Vec::new();
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(fail)?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                names.push(
+                    <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name)
+                        .to_os_string(),
+                );
+            }
+        }
+        Ok(names)
     }
 
     /// A handle on the subdirectory `rel`; no component may be a symlink and the last one must

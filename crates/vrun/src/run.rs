@@ -153,17 +153,56 @@ fn scratch(proc: &Proc, what: &str) -> Result<tempfile::TempDir> {
         })
 }
 
+/// How long an uptest container may take: to reach vuptest, and in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Until the script prints [`REACHED_VUPTEST`].
+    pub startup: Duration,
+    /// Until the container has ended: nothing the app does (a `.profile.d` that prints the
+    /// marker itself and hangs, an uptest that stops vuptest) keeps it running past this.
+    pub total: Duration,
+}
+
+impl Bounds {
+    /// The bounds of `vrun uptest` with these options over `count` uptests: the start gets
+    /// `--timeout`; vuptest then needs at most `--retry-for`, plus `--timeout` and the time
+    /// to kill what it started for each uptest (and once more for a rerun under way when the
+    /// retry window closes), plus a margin.
+    pub fn of_uptests(flags: &UptestFlags, count: usize) -> Bounds {
+        let timeout = flags.timeout.unwrap_or(DEFAULT_STARTUP);
+        let per_uptest = timeout + Duration::from_secs(5);
+        let count = u32::try_from(count).unwrap_or(u32::MAX).saturating_add(1);
+        Bounds {
+            startup: timeout,
+            total: timeout
+                + flags.retry_for.unwrap_or_default()
+                + per_uptest.saturating_mul(count)
+                + Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a bounded container was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overran {
+    /// It did not reach vuptest within [`Bounds::startup`].
+    Startup,
+    /// It did not end within [`Bounds::total`].
+    Total,
+}
+
 /// Runs `script` (shell code, after the proc's startup sequence) in a container beside the
-/// proc, with `tools` bound read-only, and returns its exit status. With `startup`, the
-/// script must print [`REACHED_VUPTEST`] on its stdout within that time, or the container is
-/// stopped and that is the error; the rest of its stdout becomes ours.
+/// proc, with `tools` bound read-only, and returns its exit status. With `bounds`, the
+/// script must print [`REACHED_VUPTEST`] on its stdout within their startup, and end within
+/// their total, or the container is stopped and that is the error; the rest of its stdout
+/// becomes ours.
 fn run_beside(
     proc: &Proc,
     what: &str,
     script: &str,
     tools: &[(PathBuf, &str)],
     environment: Vec<(String, String)>,
-    startup: Option<Duration>,
+    bounds: Option<Bounds>,
 ) -> Result<i32> {
     // Shared with other uptests and shells, and with `run`; setup and teardown wait for it.
     let _users = lock::users(&proc.paths.dir, &proc.name, Use::Shared)?;
@@ -200,21 +239,28 @@ fn run_beside(
         lxcpath: Some(dir.path().to_path_buf()),
         command: vec!["/bin/sh".into(), "-c".into(), OsString::from(script)],
     };
-    let outcome = match startup {
+    let outcome = match bounds {
         None => vr_lxc::run_foreground(&RealSys, execute.command())?,
-        Some(limit) => {
-            let outcome = run_bounded(execute.command(), limit)?;
-            if outcome.is_none() {
+        Some(bounds) => match run_bounded(execute.command(), bounds)? {
+            Ok(outcome) => outcome,
+            Err(overran) => {
                 let _ = dir.close();
-                bail!(
-                    "the uptest container of {} did not reach its uptests within {} s (--timeout): \
-                     its start or the proc's startup sequence (.profile.d) hangs; it was stopped",
-                    proc.name,
-                    limit.as_secs_f64()
-                );
+                match overran {
+                    Overran::Startup => bail!(
+                        "the uptest container of {} did not reach its uptests within {} s (--timeout): \
+                         its start or the proc's startup sequence (.profile.d) hangs; it was stopped",
+                        proc.name,
+                        bounds.startup.as_secs_f64()
+                    ),
+                    Overran::Total => bail!(
+                        "the uptests of {} did not end within {} s (--timeout and --retry-for for \
+                         each uptest): something in the container hangs or stopped vuptest; it was stopped",
+                        proc.name,
+                        bounds.total.as_secs_f64()
+                    ),
+                }
             }
-            outcome.unwrap_or(vr_lxc::Outcome::Exited(0))
-        }
+        },
     };
     dir.close()
         .with_context(|| format!("cannot remove the temp folder of {what}"))?;
@@ -222,9 +268,12 @@ fn run_beside(
 }
 
 /// Runs `cmd` (an lxc-execute whose script prints [`REACHED_VUPTEST`] first on its stdout) in
-/// the foreground, passing the rest of its stdout on to ours; None when the marker did not come
-/// within `limit` (the container was then stopped).
-fn run_bounded(mut cmd: std::process::Command, limit: Duration) -> Result<Option<vr_lxc::Outcome>> {
+/// the foreground, passing the rest of its stdout on to ours; [`Overran`] when it overran
+/// `bounds` (the container was then stopped).
+fn run_bounded(
+    mut cmd: std::process::Command,
+    bounds: Bounds,
+) -> Result<std::result::Result<vr_lxc::Outcome, Overran>> {
     cmd.stdout(std::process::Stdio::piped());
     let mut fg = vr_lxc::Foreground::spawn(cmd)?;
     let pid = fg.child().id() as i32;
@@ -235,7 +284,7 @@ fn run_bounded(mut cmd: std::process::Command, limit: Duration) -> Result<Option
         .context("no pipe to the container's stdout")?;
     let reached = Arc::new(AtomicBool::new(false));
     let ended = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::new(std::sync::Mutex::new(None::<Overran>));
     // Both threads start after the spawn, so they inherit its blocked signal mask: the
     // signals stay the foreground wait's to forward.
     let reader = {
@@ -250,13 +299,22 @@ fn run_bounded(mut cmd: std::process::Command, limit: Duration) -> Result<Option
         );
         std::thread::spawn(move || {
             let start = Instant::now();
-            while start.elapsed() < limit {
-                if reached.load(Ordering::SeqCst) || ended.load(Ordering::SeqCst) {
+            let overran = loop {
+                if ended.load(Ordering::SeqCst) {
                     return;
                 }
+                let reached = reached.load(Ordering::SeqCst);
+                if !reached && start.elapsed() >= bounds.startup {
+                    break Overran::Startup;
+                }
+                if start.elapsed() >= bounds.total {
+                    break Overran::Total;
+                }
                 std::thread::sleep(Duration::from_millis(50));
+            };
+            if let Ok(mut slot) = stopped.lock() {
+                *slot = Some(overran);
             }
-            stopped.store(true, Ordering::SeqCst);
             // lxc-execute hands SIGTERM to the container's init, which ends every process
             // in it; SIGKILL if that takes too long.
             // SAFETY: kill(2) on our own unreaped child.
@@ -277,10 +335,10 @@ fn run_bounded(mut cmd: std::process::Command, limit: Duration) -> Result<Option
     let _ = watchdog.join();
     let _ = reader.join();
     let outcome = outcome?;
-    if stopped.load(Ordering::SeqCst) && !reached.load(Ordering::SeqCst) {
-        return Ok(None);
+    match stopped.lock().ok().and_then(|slot| *slot) {
+        Some(overran) => Ok(Err(overran)),
+        None => Ok(Ok(outcome)),
     }
-    Ok(Some(outcome))
 }
 
 /// Copies `from` to our stdout, leaving out everything up to and including the first
@@ -356,13 +414,19 @@ pub fn uptest(file: &Path, flags: &UptestFlags) -> Result<Exit, Failure> {
     let host = proc.cfg.host.clone().unwrap_or_else(|| "127.0.0.1".into());
     let port = proc.cfg.port().map_err(anyhow::Error::from)?;
     let script = uptest_script(&proc_name, &host, port, &flags.to_args());
+    let count = proc
+        .layer()?
+        .open_dir(&folder)
+        .and_then(|dir| dir.names())
+        .map_err(anyhow::Error::from)?
+        .len();
     let code = run_beside(
         &proc,
         "uptest",
         &script,
         &[(vuptest, VUPTEST_IN_CONTAINER)],
         Vec::new(),
-        Some(flags.timeout.unwrap_or(DEFAULT_STARTUP)),
+        Some(Bounds::of_uptests(flags, count)),
     )?;
     Ok(Exit::Status(code))
 }
@@ -421,6 +485,26 @@ mod tests {
         assert_eq!(REACHED_VUPTEST, b"\0vr:uptests\n");
         assert_eq!(find(b"ab\0vr:uptests\n[]", REACHED_VUPTEST), Some(2));
         assert_eq!(find(b"ab", REACHED_VUPTEST), None);
+    }
+
+    #[test]
+    fn the_bounds_of_uptests() {
+        let flags = UptestFlags {
+            timeout: Some(Duration::from_secs(2)),
+            retry_for: Some(Duration::from_secs(3)),
+            ..UptestFlags::default()
+        };
+        assert_eq!(
+            Bounds::of_uptests(&flags, 4),
+            Bounds {
+                startup: Duration::from_secs(2),
+                // 2 + 3 + (4 + 1) * (2 + 5) + 5
+                total: Duration::from_secs(45),
+            }
+        );
+        let default = Bounds::of_uptests(&UptestFlags::default(), 0);
+        assert_eq!(default.startup, Duration::from_secs(60));
+        assert_eq!(default.total, Duration::from_secs(60 + 65 + 5));
     }
 
     #[test]

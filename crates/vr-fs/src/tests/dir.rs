@@ -134,3 +134,24 @@ fn open_dir_gives_a_handle_that_is_just_as_strict() {
     }
     fx.assert_outside_untouched();
 }
+
+#[test]
+fn names_lists_a_directory_without_following_links() {
+    let fx = fixture();
+    fs::create_dir(fx.tree.join("d")).unwrap();
+    fs::write(fx.tree.join("d/a"), b"a").unwrap();
+    fx.link("d/b", &fx.outside);
+    let mut names = fx
+        .beneath
+        .open_dir(Path::new("d"))
+        .unwrap()
+        .names()
+        .unwrap();
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+    fx.link("e", &fx.outside);
+    assert!(
+        fx.beneath.open_dir(Path::new("e")).is_err(),
+        "a link is not listed through"
+    );
+}

@@ -259,3 +259,41 @@ fn a_re_setup_that_cannot_keep_the_previous_files_changes_nothing() {
     );
     ok(&env.run(&["teardown"], &yaml));
 }
+
+#[test]
+fn an_app_that_fakes_its_start_and_hangs_is_bounded_in_all() {
+    if !vr_tests::e2e_ready("vrun an_app_that_fakes_its_start_and_hangs_is_bounded_in_all") {
+        return;
+    }
+    let mut env = env();
+    let marker = format!("5{}", std::process::id());
+    // The app's .profile.d shares the uptest shell: it prints the start marker itself, then
+    // hangs, so vuptest never starts.
+    use_build(
+        &mut env,
+        "fake-start",
+        &[
+            ("Procfile", "web: sleep 1000\n"),
+            (
+                ".profile.d/fake.sh",
+                &format!("printf '\\000vr:uptests\\n' >&3; sleep {marker}\n"),
+            ),
+            ("uptests/web/ok", "#!/bin/sh\necho ok\n"),
+        ],
+    );
+    let (app, port) = (app_name("fake"), free_port());
+    let name = container(&app, "web", port);
+    let yaml = env.proc_yaml(&app, port, "proc_name: web\n");
+    ok(&env.run(&["setup"], &yaml));
+    let t = Instant::now();
+    let out = env.run(&["uptest", "--timeout", "1"], &yaml);
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("the uptests of {name} did not end within")),
+        "{}",
+        stderr(&out)
+    );
+    // Teardown is not kept waiting.
+    ok(&env.run(&["teardown"], &yaml));
+}
