@@ -49,13 +49,50 @@ pub trait Report {
     fn progress(&self) -> &dyn vr_fetch::Progress;
 }
 
-/// Holds the unpacked base shared while a container runs on it, so that `vrun gc` never
-/// removes it (should another build replace it meanwhile, it is kept aside, still held).
-fn hold_base(base: &Path) -> Result<vr_fs::DirLock, BuildError> {
-    vr_fs::DirLock::shared(base).map_err(|source| BuildError::Io {
-        action: "lock",
-        path: base.to_path_buf(),
+/// The unpacked base a build or shell runs on, held shared for as long as this lives: `vrun
+/// gc` never removes it, and should another setup or build replace `contents` meanwhile, the
+/// build goes on with the very tree that was checked (kept aside by then).
+pub struct Base {
+    held: vr_fs::DirLock,
+    /// Where it was unpacked (`images/<base_image_name>/contents`), for messages.
+    pub path: PathBuf,
+}
+
+impl Base {
+    /// A path that names the held tree itself, whatever was renamed where since
+    /// (`/proc/self/fd/<n>`): what is mounted and looked at.
+    pub fn tree(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&self.held)
+        ))
+    }
+}
+
+/// Holds `contents`, checking under its lock that it is still the tree with `md5` (what was
+/// just checked), so a replacement between the check and the hold is caught.
+fn hold_base(contents: &Path, md5: Option<&str>, name: &str) -> Result<Base, BuildError> {
+    let lock_file = PathBuf::from(format!("{}.lock", contents.display()));
+    let _lock = vr_fetch::EntryLock::acquire(&lock_file).map_err(|source| BuildError::Fetch {
+        what: format!("lock {}", lock_file.display()),
         source,
+    })?;
+    let held = vr_fs::DirLock::shared(contents).map_err(|source| BuildError::Io {
+        action: "lock",
+        path: contents.to_path_buf(),
+        source,
+    })?;
+    let now = vr_fetch::stamp_md5(contents);
+    if let Some(md5) = md5 {
+        if now.as_deref() != Some(&md5.to_ascii_lowercase()) {
+            return Err(BuildError::BaseReplaced {
+                base: name.to_string(),
+            });
+        }
+    }
+    Ok(Base {
+        held,
+        path: contents.to_path_buf(),
     })
 }
 
@@ -70,7 +107,7 @@ pub fn ensure_base(
     map: &IdMap,
     report: &dyn Report,
     stop: Stop,
-) -> Result<PathBuf, BuildError> {
+) -> Result<Base, BuildError> {
     vr_lxc::host::secure_root(&layout.root, map)?;
     let url = &cfg.base_image_url;
     let fetch_err = |source| BuildError::Fetch {
@@ -108,12 +145,15 @@ pub fn ensure_base(
     let done =
         vr_fetch::ensure_unpacked_with(url, &tarball, &contents, &fetch, &opts, report.progress())
             .map_err(fetch_err)?;
+    // What was checked: the md5 asked for, or the one just fetched or verified.
+    let mut checked = cfg.base_image_md5.clone();
     if let vr_fetch::Unpacked::Ensured {
         fetched,
         unpacked,
         retired,
     } = done
     {
+        checked.get_or_insert(fetched.md5.clone());
         let how = if fetched.downloaded {
             "fetched"
         } else {
@@ -138,7 +178,7 @@ pub fn ensure_base(
             ));
         }
     }
-    Ok(contents)
+    hold_base(&contents, checked.as_deref(), &cfg.base_image_name)
 }
 
 /// The container of a build or shell on the merged `rootfs`, in the user namespace `map`, with
@@ -198,8 +238,8 @@ pub fn build(
     stop: Stop,
 ) -> Result<Built, BuildError> {
     let map = IdMap::for_host(&RealSys)?;
-    let base = ensure_base(cfg, layout, &map, report, stop)?;
-    let _base = hold_base(&base)?;
+    let held = ensure_base(cfg, layout, &map, report, stop)?;
+    let base = held.tree();
     stop.check()?;
     let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map, report)?;
     let result = build_in(cfg, &base, &scratch, &map, out_dir, report, stop);
@@ -413,8 +453,8 @@ pub fn shell(
     stop: Stop,
 ) -> Result<Outcome, BuildError> {
     let map = IdMap::for_host(&RealSys)?;
-    let base = ensure_base(cfg, layout, &map, report, stop)?;
-    let _base = hold_base(&base)?;
+    let held = ensure_base(cfg, layout, &map, report, stop)?;
+    let base = held.tree();
     stop.check()?;
     let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map, report)?;
     let result = (|| {

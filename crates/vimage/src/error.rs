@@ -13,6 +13,12 @@ pub enum BuildError {
     /// image.yaml is missing or wrong.
     #[error(transparent)]
     Config(#[from] vr_proc::Error),
+    /// Another setup or build replaced the base between its check and its use.
+    #[error("the base image {base} was replaced by another setup or build while this build checked it: run the build again")]
+    BaseReplaced {
+        /// `base_image_name`.
+        base: String,
+    },
     /// A limit set in the environment that cannot be read (`VR_UNPACK_MAX_BYTES=lots`).
     #[error("{0}")]
     Limits(String),

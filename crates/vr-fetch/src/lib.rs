@@ -70,7 +70,7 @@ pub use lock::EntryLock;
 pub use name::{cache_name, cache_name_for};
 pub use progress::{NoProgress, Progress, TerminalProgress};
 pub use redact::redact;
-pub use stamp::{stamp_path, unpacked_shift};
+pub use stamp::{stamp_md5, stamp_path, unpacked_shift};
 pub use unpack::{
     unpack, unpack_once, unpack_retiring, Compression, IdShift, Policy, UnpackOptions,
 };

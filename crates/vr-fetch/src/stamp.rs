@@ -27,6 +27,14 @@ pub fn stamp_path(contents: &Path) -> PathBuf {
     contents.with_file_name(format!(".{name}.md5"))
 }
 
+/// The md5 (lowercase) the stamp of the unpacked folder `contents` records; None without one.
+pub fn stamp_md5(contents: &Path) -> Option<String> {
+    let text = fs::read_to_string(stamp_path(contents)).ok()?;
+    let md5 = text.lines().next()?.split_whitespace().next()?;
+    (md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| md5.to_ascii_lowercase())
+}
+
 /// A stamp as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Stamp {

@@ -18,6 +18,14 @@ fn open(path: &Path) -> std::io::Result<OwnedFd> {
     Ok(rustix::fs::open(path, flags, Mode::empty())?)
 }
 
+impl std::os::fd::AsRawFd for DirLock {
+    /// The held directory's descriptor: `/proc/self/fd/<it>` names the very directory that is
+    /// held, whatever is renamed where since.
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self._fd)
+    }
+}
+
 impl DirLock {
     /// Holds `path` (a directory, not a symlink) shared, waiting while someone holds it
     /// exclusively.

@@ -74,9 +74,7 @@ impl Uses {
 
 /// The md5 an unpacked tree's stamp (`.contents.md5` beside `contents`) records.
 pub fn tree_md5(contents: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(vr_fetch::stamp_path(contents)).ok()?;
-    let md5 = text.lines().next()?.split_whitespace().next()?;
-    is_md5(md5).then(|| md5.to_ascii_lowercase())
+    vr_fetch::stamp_md5(contents)
 }
 
 fn is_md5(text: &str) -> bool {

@@ -406,12 +406,15 @@ fn ensure_image(
     for dir in [&proc.layout.images_dir(), &image_dir] {
         vr_lxc::host::passage(dir, map)?;
     }
+    // The md5 of what was just checked: asked for, or fetched.
+    let mut checked = cfg.image_md5.as_deref().map(str::to_ascii_lowercase);
     if let Unpacked::Ensured {
         fetched,
         unpacked,
         retired,
     } = image
     {
+        checked.get_or_insert(fetched.md5.clone());
         if let Some(warning) = fetched.warning {
             eprintln!("vrun: warning: image: {warning}");
         }
@@ -426,13 +429,28 @@ fn ensure_image(
             );
         }
     }
-    let md5 = pins::tree_md5(&contents)
+    // Another setup under the same image_name may have replaced `contents` since it was
+    // checked: under its lock, take the tree with the md5 that was checked (kept aside by
+    // then), never whatever `contents` holds now.
+    let lock_file = PathBuf::from(format!("{}.lock", contents.display()));
+    let _lock = vr_fetch::EntryLock::acquire(&lock_file).context("image")?;
+    let now = pins::tree_md5(&contents)
         .with_context(|| format!("{} has no md5 stamp", contents.display()))?;
-    Ok(Image {
-        tree: contents,
-        md5,
-        tarball,
-    })
+    let (tree, md5) = match checked {
+        Some(md5) if md5 != now => {
+            let tree = pins::find_tree(&image_dir, &md5)
+                .filter(|tree| container::unpacked_for(tree, map))
+                .with_context(|| {
+                    format!(
+                        "the image {image_name} was replaced by another setup while this one \
+                         checked it, and the tree with md5 {md5} is gone: run setup again"
+                    )
+                })?;
+            (tree, md5)
+        }
+        _ => (contents, now),
+    };
+    Ok(Image { tree, md5, tarball })
 }
 
 /// The largest previous layer file (`/env.sh`, ...) the commit keeps a copy of to put back;
