@@ -58,11 +58,14 @@ impl Scrubber {
     pub(crate) fn new(source: &str) -> Scrubber {
         let shown = redact(source);
         let mut pairs = vec![(source.to_string(), shown.clone())];
+        // A part shorter than this is not replaced on its own (the whole URL still is): `a` as
+        // a user name would turn "Connection Failed" into "Connection F***iled", which tells it.
+        const MIN_SECRET: usize = 4;
         let mut secret = |s: &str| {
-            if !s.is_empty() {
+            if s.len() >= MIN_SECRET {
                 pairs.push((s.to_string(), "***".to_string()));
                 if let Ok(decoded) = percent_decode(s) {
-                    if decoded != s && !decoded.is_empty() {
+                    if decoded != s && decoded.len() >= MIN_SECRET {
                         pairs.push((decoded, "***".to_string()));
                     }
                 }
@@ -204,6 +207,21 @@ mod tests {
         assert_eq!(
             local.scrub("cannot open /srv/b.tar.gz"),
             "cannot open /srv/b.tar.gz"
+        );
+    }
+}
+
+#[cfg(test)]
+mod short_secret_tests {
+    use super::*;
+
+    #[test]
+    fn a_short_user_name_is_not_scrubbed_out_of_other_words() {
+        let s = Scrubber::new("http://a:longpassword@host/x.tar.gz?tok=1");
+        assert_eq!(s.scrub("Connection Failed"), "Connection Failed");
+        assert_eq!(
+            s.scrub("cannot fetch http://a:longpassword@host/x.tar.gz?tok=1: longpassword"),
+            "cannot fetch http://***@host/x.tar.gz?***: ***"
         );
     }
 }
