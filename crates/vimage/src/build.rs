@@ -215,6 +215,30 @@ pub fn env_file(cfg: &ImageConfig) -> String {
         .collect()
 }
 
+/// Writes [`WORK_IN_ROOTFS`] into the merged tree `rootfs` (which the base, and then the
+/// script, decides: every write goes through a handle that follows no link): `env.sh`, and
+/// the script as `provision` when given. Returns the handle.
+fn write_work(
+    rootfs: &Path,
+    cfg: &ImageConfig,
+    map: &IdMap,
+    script: Option<&[u8]>,
+) -> Result<Beneath, BuildError> {
+    let tree = Beneath::open(rootfs)?;
+    let work = Path::new(WORK_IN_ROOTFS);
+    tree.ensure_dir(work, 0o700, Some(map.root()))?;
+    if let Some(script) = script {
+        tree.write_file(&work.join("provision"), script, 0o700, Some(map.root()))?;
+    }
+    tree.write_file(
+        &work.join("env.sh"),
+        env_file(cfg).as_bytes(),
+        0o600,
+        Some(map.root()),
+    )?;
+    Ok(tree)
+}
+
 /// A container name unique on this host for this process.
 fn container_name(cfg: &ImageConfig) -> String {
     vr_lxc::hostname_for(&format!(
@@ -297,22 +321,9 @@ fn build_in(
     let rootfs = overlay.path().to_path_buf();
     // The base (and then the script) decides what is in the merged tree: every write there
     // goes through a handle that follows no link.
-    let tree = Beneath::open(&rootfs)?;
-    let work = Path::new(WORK_IN_ROOTFS);
-    tree.ensure_dir(work, 0o700, Some(map.root()))?;
     let script_bytes = fs::read(&script).map_err(io_err("read", &script))?;
-    tree.write_file(
-        &work.join("provision"),
-        &script_bytes,
-        0o700,
-        Some(map.root()),
-    )?;
-    tree.write_file(
-        &work.join("env.sh"),
-        env_file(cfg).as_bytes(),
-        0o600,
-        Some(map.root()),
-    )?;
+    let tree = write_work(&rootfs, cfg, map, Some(&script_bytes))?;
+    let work = Path::new(WORK_IN_ROOTFS);
     let launch = vec!["/bin/sh".to_string(), "-c".to_string(), LAUNCH.to_string()];
     // A stopped build ends the whole container, background jobs of the script included, and
     // is stopped whatever the script made of the signal (trapped it, exited 0).
@@ -471,15 +482,7 @@ pub fn shell(
         let sh = if has_bash { "/bin/bash" } else { "/bin/sh" };
         // The build's environment: image.yaml's `env` exported exactly as for the script
         // (then its file goes; the shell's changes are thrown away anyway).
-        let tree = Beneath::open(&rootfs)?;
-        let work = Path::new(WORK_IN_ROOTFS);
-        tree.ensure_dir(work, 0o700, Some(map.root()))?;
-        tree.write_file(
-            &work.join("env.sh"),
-            env_file(cfg).as_bytes(),
-            0o600,
-            Some(map.root()),
-        )?;
+        write_work(&rootfs, cfg, &map, None)?;
         let launch = format!(". {WORK_IN}/env.sh && rm -rf {WORK_IN} && exec {sh}");
         let ended = run_container(
             cfg,

@@ -202,16 +202,8 @@ pub fn size_of(path: &Path) -> u64 {
 
 /// Takes `VR_ROOT/.gc.lock`: exclusively for gc, shared for setup (waits for the other).
 pub fn lock(root: &Path, exclusive: bool) -> Result<Flock<File>> {
-    use std::os::unix::fs::OpenOptionsExt;
     let path = root.join(GC_LOCK);
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let file = crate::lock::open_lock_file(&path)?;
     let how = if exclusive {
         FlockArg::LockExclusive
     } else {

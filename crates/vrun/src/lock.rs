@@ -53,6 +53,20 @@ fn flock(path: &Path) -> Result<Flock<File>, Failure> {
     }
 }
 
+/// Opens (creating, mode 0600) the lock file `path`, in a folder only host root writes; a link
+/// there is not followed.
+pub fn open_lock_file(path: &Path) -> anyhow::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
 /// The file in the proc's folder that uptests and shells of the proc lock shared, and setup
 /// and teardown exclusively.
 pub const USERS_LOCK: &str = ".users.lock";
@@ -69,19 +83,11 @@ pub enum Use {
 /// Locks the proc's users lock in `dir` (none when the folder does not exist), or fails at
 /// once with a message saying who holds it.
 pub fn users(dir: &Path, name: &str, how: Use) -> anyhow::Result<Option<Flock<File>>> {
-    use std::os::unix::fs::OpenOptionsExt;
     if !dir.is_dir() {
         return Ok(None);
     }
     let path = dir.join(USERS_LOCK);
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let file = open_lock_file(&path)?;
     let arg = match how {
         Use::Shared => FlockArg::LockSharedNonblock,
         Use::Exclusive => FlockArg::LockExclusiveNonblock,
