@@ -1,27 +1,10 @@
-//! Ctrl-C or SIGTERM during a download or an unpack: stop at the next chunk or entry and
-//! return [`crate::Error::Interrupted`], so that the temp file or temp folder is removed on the way
-//! out instead of being left half-written beside the cache entry.
-//!
-//! A tool calls [`install`] (or [`vr_stop::Stop::install`]) once before fetching; from then on
-//! SIGINT, SIGTERM and SIGHUP only set the process's flag that the download and unpack loops
-//! look at. A second signal kills the process at once (for a download that hangs).
-//! Libraries and tests can pass a [`vr_stop::Stop`] of their own instead
-//! ([`crate::FetchOptions::stop`], [`crate::UnpackOptions::stop`]); the default is the
-//! process's flag. What a killed process leaves behind is removed by the next fetch or unpack
-//! of the same entry (see [`remove_stale_temps`]).
+//! A download or an unpack stopped by its [`vr_stop::Stop`] ([`crate::FetchOptions::stop`],
+//! [`crate::UnpackOptions::stop`]; by default the process's flag, which a binary sets up with
+//! [`vr_stop::Stop::install`]) returns [`crate::Error::Interrupted`] at the next chunk or entry,
+//! its temp file or folder removed on the way out. What a killed process leaves behind is
+//! removed by the next fetch or unpack of the same entry (see [`remove_stale_temps`]).
 
 use std::path::Path;
-
-/// Makes SIGINT, SIGTERM and SIGHUP stop downloads and unpacks: the process's
-/// [`vr_stop::Stop`] flag, which every vr tool shares (see the module docs).
-pub fn install() -> std::io::Result<()> {
-    vr_stop::Stop::install().map(|_| ())
-}
-
-/// The signal that asked the process to stop, if one did.
-pub fn caught() -> Option<i32> {
-    vr_stop::Stop::process().signal()
-}
 
 /// Removes what killed processes left beside `target`: temp downloads `.<name>.XXXXXX.part`
 /// and temp unpack folders `.<name>.unpack-XXXXXX` that no live process holds locked (every

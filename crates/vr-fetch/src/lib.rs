@@ -31,8 +31,8 @@
 //! ([`Error::Discarded`]), so the next run fetches it again.
 //!
 //! Downloads and unpacks stop at their [`vr_stop::Stop`] ([`FetchOptions::stop`],
-//! [`UnpackOptions::stop`]; by default the process's flag, which a tool sets up with
-//! [`interrupt::install`]) with [`Error::Interrupted`], leaving no temp data behind; what a
+//! [`UnpackOptions::stop`]; by default the process's flag, which a binary sets up with
+//! [`vr_stop::Stop::install`]) with [`Error::Interrupted`], leaving no temp data behind; what a
 //! killed run left is swept by the next run on the same entry.
 //!
 //! vr-fetch never prints: progress goes to a [`Progress`] the caller passes

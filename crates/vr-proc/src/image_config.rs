@@ -44,6 +44,11 @@ const KEYS: &[KeySpec] = &[
 ];
 
 impl ImageConfig {
+    /// Every key an image.yaml may have.
+    pub fn keys() -> Vec<&'static str> {
+        KEYS.iter().map(|(written, _, _)| *written).collect()
+    }
+
     /// Reads and parses the image.yaml at `path`.
     pub fn load(path: &Path) -> Result<ImageConfig> {
         let text = crate::read_config(path)?;

@@ -138,6 +138,11 @@ const KEYS: &[KeySpec] = &[
 ];
 
 impl ProcConfig {
+    /// Every key a proc.yaml may have, as written in it (aliases such as `proc` included).
+    pub fn keys() -> Vec<&'static str> {
+        KEYS.iter().map(|(written, _, _)| *written).collect()
+    }
+
     /// Reads and parses the proc.yaml at `path`.
     pub fn load(path: &Path) -> Result<ProcConfig> {
         let text = crate::read_config(path)?;

@@ -2,7 +2,7 @@
 //! capped; downloads that drip, never end or go silent are given up on; a stop request ends
 //! both. Timing bounds are generous: they only say "did not hang".
 
-use crate::support::{is_root, names};
+use crate::support::{is_root, names, quick};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -241,19 +241,6 @@ fn served() -> (tempfile::TempDir, vr_tests::HttpServer) {
     fs::write(dir.path().join("big.bin"), big).unwrap();
     let server = vr_tests::HttpServer::serve(dir.path());
     (dir, server)
-}
-
-/// Quick limits: 1 KiB/s over 2 s.
-fn quick() -> FetchOptions {
-    FetchOptions {
-        limits: DownloadLimits {
-            speed_limit: 1024,
-            speed_time: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(2),
-            ..DownloadLimits::default()
-        },
-        ..FetchOptions::default()
-    }
 }
 
 /// Fetches `url` into a fresh cache with `opts`; expects a download limit within 60 s, and

@@ -1,12 +1,11 @@
 //! Servers that misbehave: redirects to other schemes and in loops, malformed responses, and
 //! URLs with credentials and tokens that must never show in an error or a progress line.
 
-use crate::support::names;
+use crate::support::{names, quick};
 use std::error::Error as _;
 use std::fs;
 use std::sync::Mutex;
-use std::time::Duration;
-use vr_fetch::{fetch, DownloadLimits, Error, FetchOptions, NoProgress, Progress};
+use vr_fetch::{fetch, Error, FetchOptions, NoProgress, Progress};
 
 const BODY: &[u8] = b"the build tarball, or close enough\n";
 const BODY_MD5: &str = "91dea1bba870a470191196d5100d8873";
@@ -18,18 +17,6 @@ fn served() -> (tempfile::TempDir, vr_tests::HttpServer) {
     fs::write(dir.path().join("big.bin"), big).unwrap();
     let server = vr_tests::HttpServer::serve(dir.path());
     (dir, server)
-}
-
-/// Quick limits: 1 KiB/s over 2 s.
-fn quick() -> FetchOptions {
-    FetchOptions {
-        limits: DownloadLimits {
-            speed_time: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(2),
-            ..DownloadLimits::default()
-        },
-        ..FetchOptions::default()
-    }
 }
 
 /// Fetches `url` into a fresh cache; on an error, checks that nothing but the lock is left.

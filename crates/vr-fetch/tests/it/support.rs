@@ -250,3 +250,16 @@ pub fn assert_refused(opts: &UnpackOptions, entries: &[T], entry: &str, reason: 
     );
     assert_eq!(snapshot(&parent), before, "{entry}: the parent changed");
 }
+
+/// Quick download limits for tests: 1 KiB/s over 2 s, 2 s to connect.
+pub fn quick() -> vr_fetch::FetchOptions {
+    vr_fetch::FetchOptions {
+        limits: vr_fetch::DownloadLimits {
+            speed_limit: 1024,
+            speed_time: std::time::Duration::from_secs(2),
+            connect_timeout: std::time::Duration::from_secs(2),
+            ..vr_fetch::DownloadLimits::default()
+        },
+        ..vr_fetch::FetchOptions::default()
+    }
+}

@@ -12,13 +12,18 @@ fn marked_image(dir: &Path, marker: &str, out: &Path) -> String {
     vr_tests::md5_file(out).unwrap()
 }
 
-#[test]
-fn a_new_image_under_the_same_name_leaves_running_procs_their_files() {
-    if !vr_tests::e2e_ready("vrun a_new_image_under_the_same_name_leaves_running_procs_their_files")
-    {
-        return;
-    }
-    let mut env = env();
+/// Two busybox images marked `first` and `second`, and a folder every uid may write, for the
+/// test to tell a running proc when to go on.
+struct TwoImages {
+    files: PathBuf,
+    first: PathBuf,
+    first_md5: String,
+    second: PathBuf,
+    second_md5: String,
+    gate: PathBuf,
+}
+
+fn two_images(env: &Env) -> TwoImages {
     let files = env.tmp.path().join("files");
     let (first, second) = (files.join("first.tar.gz"), files.join("second.tar.gz"));
     let first_md5 = marked_image(env.tmp.path(), "first", &first);
@@ -26,6 +31,31 @@ fn a_new_image_under_the_same_name_leaves_running_procs_their_files() {
     let gate = env.tmp.path().join("gate");
     fs::create_dir(&gate).unwrap();
     fs::set_permissions(&gate, fs::Permissions::from_mode(0o777)).unwrap();
+    TwoImages {
+        files,
+        first,
+        first_md5,
+        second,
+        second_md5,
+        gate,
+    }
+}
+
+#[test]
+fn a_new_image_under_the_same_name_leaves_running_procs_their_files() {
+    if !vr_tests::e2e_ready("vrun a_new_image_under_the_same_name_leaves_running_procs_their_files")
+    {
+        return;
+    }
+    let mut env = env();
+    let TwoImages {
+        files,
+        first,
+        first_md5,
+        second,
+        second_md5,
+        gate,
+    } = two_images(&env);
     // The running proc waits for the test's go, then reads its image.
     let cmd = format!(
         "proc_name: x\nvolumes: [[{}, /gate]]\n\
@@ -147,13 +177,14 @@ fn gc_keeps_what_procs_use_and_removes_the_rest() {
         return;
     }
     let mut env = env();
-    let files = env.tmp.path().join("files");
-    let (first, second) = (files.join("first.tar.gz"), files.join("second.tar.gz"));
-    let first_md5 = marked_image(env.tmp.path(), "first", &first);
-    let second_md5 = marked_image(env.tmp.path(), "second", &second);
-    let gate = env.tmp.path().join("gate");
-    fs::create_dir(&gate).unwrap();
-    fs::set_permissions(&gate, fs::Permissions::from_mode(0o777)).unwrap();
+    let TwoImages {
+        files: _,
+        first,
+        first_md5,
+        second,
+        second_md5,
+        gate,
+    } = two_images(&env);
     let waiting = format!(
         "proc_name: x\nvolumes: [[{}, /gate]]\n\
          cmd: \"touch /gate/ready; while [ ! -e /gate/go ]; do sleep 0.05; done; cat /etc/marker\"\n",

@@ -10,20 +10,6 @@ fn read(rel: &str) -> String {
     fs::read_to_string(util::root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
-/// The keys of the `const KEYS: &[KeySpec]` table of a vr-proc source file.
-fn keys_of(rel: &str) -> Vec<String> {
-    let source = read(rel);
-    let start = source.find("const KEYS: &[KeySpec] = &[").unwrap();
-    let end = start + source[start..].find("];").unwrap();
-    let keys: Vec<String> = source[start..end]
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("(\""))
-        .map(|l| l.split('"').next().unwrap().to_string())
-        .collect();
-    assert!(keys.len() >= 7, "{rel}: {keys:?}");
-    keys
-}
-
 /// Runs `man` on `page` with `args` the way lintian does; returns (stdout, stderr).
 fn man(page: &Path, args: &[&str]) -> (String, String) {
     let out = Command::new("man")
@@ -45,23 +31,23 @@ fn man(page: &Path, args: &[&str]) -> (String, String) {
 #[test]
 fn file_pages_are_made_from_the_docs() {
     let exe = std::env::current_exe().unwrap();
-    // (tool, page, its docs page, the vr-proc source of its keys)
+    // (tool, page, its docs page, the keys vr-proc reads)
     let cases = [
         (
             "vrun",
             "proc.yaml",
             "docs/proc-yaml.md",
-            "crates/vr-proc/src/proc_config.rs",
+            vr_proc::ProcConfig::keys(),
         ),
         (
             "vimage",
             "image.yaml",
             "docs/image-yaml.md",
-            "crates/vr-proc/src/image_config.rs",
+            vr_proc::ImageConfig::keys(),
         ),
     ];
     let tmp = tempfile::tempdir().unwrap();
-    for (name, page, doc, source) in cases {
+    for (name, page, doc, keys) in cases {
         let tool = tool(name);
         assert_eq!(
             tool.file_pages.iter().map(|p| p.doc).collect::<Vec<_>>(),
@@ -81,7 +67,8 @@ fn file_pages_are_made_from_the_docs() {
             "{roff}"
         );
         // Every key vr-proc reads has its entry.
-        for key in keys_of(source) {
+        assert!(keys.len() >= 7, "{page}: {keys:?}");
+        for key in &keys {
             assert!(roff.contains(&format!("\\fB{key}\\fR")), "{page}: {key}");
         }
         // It names the markdown page it is made from, where the package puts it.
