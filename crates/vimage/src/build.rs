@@ -30,6 +30,17 @@ const WORK_IN: &str = "/.vimage";
 /// The PATH a script gets unless `env` says otherwise.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// How `vimage build` runs, beyond what image.yaml says (the command line's flags).
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Prefix each line of the log with the time elapsed since the script started
+    /// (`--timestamps`).
+    pub timestamps: bool,
+    /// Open a shell in the failed build's container when the script fails and a terminal is
+    /// attached (`--on-error=shell`).
+    pub shell_on_error: bool,
+}
+
 /// What a finished build wrote.
 #[derive(Debug)]
 pub struct Built {
@@ -258,6 +269,7 @@ pub fn build(
     cfg: &ImageConfig,
     layout: &Layout,
     out_dir: &Path,
+    opts: &BuildOptions,
     report: &dyn Report,
     stop: Stop,
 ) -> Result<Built, BuildError> {
@@ -266,7 +278,7 @@ pub fn build(
     let base = held.tree();
     stop.check()?;
     let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map, report)?;
-    let result = build_in(cfg, &base, &scratch, &map, out_dir, report, stop);
+    let result = build_in(cfg, &base, &scratch, &map, out_dir, opts, report, stop);
     let cleanup = scratch.remove();
     let built = result?;
     cleanup?;
@@ -299,15 +311,18 @@ fn fetch_script(
     Ok(dest)
 }
 
+#[allow(clippy::too_many_arguments)] // the build's one body, called from build() only
 fn build_in(
     cfg: &ImageConfig,
     base: &Path,
     scratch: &Scratch,
     map: &IdMap,
     out_dir: &Path,
+    opts: &BuildOptions,
     report: &dyn Report,
     stop: Stop,
 ) -> Result<Built, BuildError> {
+    let _ = opts; // --timestamps and --on-error=shell: not yet
     let script = fetch_script(cfg, scratch, report, stop)?;
     stop.check()?;
     let log_path = out_dir.join(format!("{}.log", cfg.new_image_name));

@@ -58,7 +58,14 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             let cfg = load(&image_yaml)?;
             vimage::ns::private_mount_namespace()?;
             let out_dir = std::env::current_dir().context("cannot read the current directory")?;
-            let built = build::build(&cfg, &layout, &out_dir, &report, stop)?;
+            let built = build::build(
+                &cfg,
+                &layout,
+                &out_dir,
+                &build::BuildOptions::default(),
+                &report,
+                stop,
+            )?;
             let name = built
                 .packed
                 .path
