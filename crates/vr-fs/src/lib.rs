@@ -26,6 +26,7 @@ mod remove;
 mod swap;
 mod sys;
 mod write;
+pub mod xattr;
 
 #[cfg(test)]
 mod tests;
