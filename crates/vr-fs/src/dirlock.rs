@@ -35,6 +35,19 @@ impl DirLock {
         Ok(DirLock { _fd: fd })
     }
 
+    /// A [`crate::Beneath`] on the held directory itself (its descriptor duplicated), whatever
+    /// was renamed where since; `path` names it in messages.
+    pub fn beneath(&self, path: &Path) -> crate::Result<crate::Beneath> {
+        let fd = self
+            ._fd
+            .try_clone()
+            .map_err(|e| crate::Error::from_io(crate::Op::OpenDir, path.to_path_buf(), e))?;
+        Ok(crate::Beneath {
+            fd,
+            root: path.to_path_buf(),
+        })
+    }
+
     /// Holds `path` exclusively if no one holds it at all; None when someone does.
     pub fn try_exclusive(path: &Path) -> std::io::Result<Option<DirLock>> {
         let fd = open(path)?;
@@ -67,5 +80,11 @@ mod tests {
             DirLock::shared(&tmp.path().join("link")).is_err(),
             "no link followed"
         );
+        // A handle on the held tree finds it under its new name.
+        std::fs::write(moved.join("f"), "x").unwrap();
+        let held = DirLock::shared(&moved).unwrap();
+        std::fs::rename(&moved, tmp.path().join("again")).unwrap();
+        let tree = held.beneath(Path::new("contents")).unwrap();
+        assert_eq!(tree.names().unwrap(), ["f"]);
     }
 }

@@ -33,6 +33,7 @@ mod tests;
 
 pub use dirlock::DirLock;
 pub use error::{Error, Kind, Op, Result};
+pub use read::Meta;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;

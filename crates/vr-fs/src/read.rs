@@ -70,4 +70,82 @@ impl Beneath {
         };
         sys::lstat_at(&parent, &split.name).map_err(|e| self.fail(op, &split.rel, e))
     }
+
+    /// What `lstat` says of the entry at `rel` (the root itself when `rel` is empty), never
+    /// following it; `None` when it (or a directory leading to it) does not exist. An error
+    /// when a component leading to it is a symlink.
+    pub fn metadata(&self, rel: &Path) -> Result<Option<Meta>> {
+        let op = Op::Inspect;
+        if rel.as_os_str().is_empty() {
+            let stat = rustix::fs::fstat(&self.fd).map_err(|e| self.fail(op, rel, e))?;
+            return Ok(Some(Meta::of(&stat)));
+        }
+        let split = self.split(op, rel)?;
+        let parent = match self.open_parent(&split) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(self.fail(op, &split.rel, e)),
+        };
+        match rustix::fs::statat(&parent, &split.name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => Ok(Some(Meta::of(&stat))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(self.fail(op, &split.rel, e)),
+        }
+    }
+
+    /// Sets the modification time of the entry at `rel` (the root itself when empty) to
+    /// `mtime` (seconds, nanoseconds), without following it; its access time is left alone.
+    pub fn set_mtime(&self, rel: &Path, mtime: (i64, i64)) -> Result<()> {
+        use rustix::fs::{AtFlags, Timespec, Timestamps, UTIME_OMIT};
+        let op = Op::Write;
+        let times = Timestamps {
+            last_access: Timespec {
+                tv_sec: 0,
+                tv_nsec: UTIME_OMIT,
+            },
+            last_modification: Timespec {
+                tv_sec: mtime.0,
+                tv_nsec: mtime.1 as _,
+            },
+        };
+        if rel.as_os_str().is_empty() {
+            return rustix::fs::futimens(&self.fd, &times).map_err(|e| self.fail(op, rel, e));
+        }
+        let split = self.split(op, rel)?;
+        let parent = self
+            .open_parent(&split)
+            .map_err(|e| self.fail(op, &split.rel, e))?;
+        rustix::fs::utimensat(&parent, &split.name, &times, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| self.fail(op, &split.rel, e))
+    }
+}
+
+/// What [`Beneath::metadata`] tells of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// What it is.
+    pub kind: Kind,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its permission bits (with setuid, setgid and sticky).
+    pub mode: u32,
+    /// Its owner.
+    pub uid: u32,
+    /// Its group.
+    pub gid: u32,
+    /// Its modification time: seconds and nanoseconds since the epoch.
+    pub mtime: (i64, i64),
+}
+
+impl Meta {
+    fn of(stat: &rustix::fs::Stat) -> Meta {
+        Meta {
+            kind: sys::kind_of(stat.st_mode),
+            size: u64::try_from(stat.st_size).unwrap_or(0),
+            mode: stat.st_mode & 0o7777,
+            uid: stat.st_uid,
+            gid: stat.st_gid,
+            mtime: (stat.st_mtime, stat.st_mtime_nsec as i64),
+        }
+    }
 }

@@ -193,3 +193,58 @@ fn entry_kind_does_not_follow_symlinks() {
         );
     }
 }
+
+#[test]
+fn metadata_describes_the_entry_itself_never_a_links_target() {
+    let fx = fixture();
+    fs::create_dir(fx.tree.join("etc")).unwrap();
+    fs::write(fx.tree.join("etc/hosts"), b"12345").unwrap();
+    set_mode(&fx.tree.join("etc/hosts"), 0o4751);
+    fx.link("etc/link", &fx.secret());
+    let meta = fx
+        .beneath
+        .metadata(Path::new("etc/hosts"))
+        .unwrap()
+        .unwrap();
+    assert_eq!((meta.kind, meta.size, meta.mode), (Kind::File, 5, 0o4751));
+    let link = fx.beneath.metadata(Path::new("etc/link")).unwrap().unwrap();
+    assert_eq!(link.kind, Kind::Symlink);
+    assert_eq!(fx.beneath.metadata(Path::new("etc/none")).unwrap(), None);
+    assert_eq!(fx.beneath.metadata(Path::new("no/none")).unwrap(), None);
+    let root = fx.beneath.metadata(Path::new("")).unwrap().unwrap();
+    assert_eq!(root.kind, Kind::Dir);
+    // A link on the way is refused, not followed into `outside`.
+    fx.link("out", &fx.outside);
+    assert!(fx.beneath.metadata(Path::new("out/file")).is_err());
+    fx.assert_outside_untouched();
+}
+
+#[test]
+fn set_mtime_changes_the_entry_itself_never_a_links_target() {
+    let fx = fixture();
+    fs::create_dir(fx.tree.join("etc")).unwrap();
+    fx.link("etc/link", &fx.secret());
+    let before = fs::metadata(fx.secret()).unwrap().mtime();
+    fx.beneath
+        .set_mtime(Path::new("etc/link"), (1_000_000, 5))
+        .unwrap();
+    let link = fs::symlink_metadata(fx.tree.join("etc/link")).unwrap();
+    assert_eq!((link.mtime(), link.mtime_nsec()), (1_000_000, 5));
+    assert_eq!(fs::metadata(fx.secret()).unwrap().mtime(), before);
+    fx.beneath.set_mtime(Path::new(""), (2_000_000, 0)).unwrap();
+    assert_eq!(fs::metadata(&fx.tree).unwrap().mtime(), 2_000_000);
+    fx.beneath
+        .set_mtime(Path::new("etc"), (3_000_000, 0))
+        .unwrap();
+    assert_eq!(
+        fx.beneath
+            .metadata(Path::new("etc"))
+            .unwrap()
+            .unwrap()
+            .mtime,
+        (3_000_000, 0)
+    );
+    fx.link("out", &fx.outside);
+    assert!(fx.beneath.set_mtime(Path::new("out/file"), (1, 0)).is_err());
+    fx.assert_outside_untouched();
+}
