@@ -1,7 +1,7 @@
 //! vr-tests: helpers shared by every crate's tests, and the cross-tool end-to-end tests.
 //!
 //! - [`e2e_ready`]: the gate for tests that need root and LXC (loud SKIP, or a failure when
-//!   `VR_REQUIRE_E2E=1`).
+//!   `VR_REQUIRE_E2E=1`); [`tools_ready`]: the same for other tools on PATH.
 //! - [`busybox_rootfs`] / [`busybox_image`]: a tiny OS image made at test time from
 //!   busybox-static.
 //! - [`HttpServer`]: a local HTTP server over a folder that counts requests, answers conditional
@@ -50,6 +50,28 @@ pub fn e2e_ready(test: &str) -> bool {
         return true;
     }
     let why = format!("{test} needs {}", missing.join(", "));
+    if std::env::var("VR_REQUIRE_E2E").as_deref() == Ok("1") {
+        panic!("VR_REQUIRE_E2E=1 but {why}");
+    }
+    eprintln!(
+        "\n========== SKIP: {why} (set VR_REQUIRE_E2E=1 to make this a failure) ==========\n"
+    );
+    record_skip(&why);
+    false
+}
+
+/// True when every tool in `tools` is on PATH. Otherwise prints a loud SKIP line naming `test`
+/// and the missing tools and returns false, or panics when `VR_REQUIRE_E2E=1`.
+pub fn tools_ready(test: &str, tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| which(t).is_none())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("{test} needs {} on PATH", missing.join(", "));
     if std::env::var("VR_REQUIRE_E2E").as_deref() == Ok("1") {
         panic!("VR_REQUIRE_E2E=1 but {why}");
     }

@@ -134,7 +134,8 @@ pub fn ensure_subids() -> Result<()> {
 /// The packages every flow needs at run time: LXC and busybox for the test images, debootstrap
 /// for the Debian base of the apt test, gcc and static glibc for the security probe, dash and
 /// PyYAML for the script and settings tests, supervisor for the supervisord test, man-db and
-/// dpkg-deb for the package tests.
+/// dpkg-deb for the package tests, zstd for the `.tar.zst` tests, setcap/getcap, setfacl and
+/// setfattr/getfattr for the xattr tests.
 pub const RUNTIME_TOOLS: &[(&str, &str)] = &[
     ("lxc-execute", "lxc"),
     ("busybox", "busybox-static"),
@@ -146,6 +147,10 @@ pub const RUNTIME_TOOLS: &[(&str, &str)] = &[
     ("supervisord", "supervisor"),
     ("man", "man-db"),
     ("dpkg-deb", "dpkg"),
+    ("zstd", "zstd"),
+    ("setcap", "libcap2-bin"),
+    ("setfacl", "acl"),
+    ("setfattr", "attr"),
     (
         "/usr/lib/python3/dist-packages/yaml/__init__.py",
         "python3-yaml",

@@ -2,12 +2,15 @@
 //! as a process (and handy by hand):
 //!
 //! ```text
-//! vrfetch unpack TARBALL TARGET [UID:GID]
+//! vrfetch unpack TARBALL TARGET [UID:GID | shift=BASE:COUNT]
 //! vrfetch md5 FILE
 //! vrfetch sha256 FILE
 //! vrfetch ensure SOURCE DEST [MD5]
 //! vrfetch fetch SOURCE DEST [md5=MD5] [sha256=SHA256]
 //! ```
+//!
+//! `UID:GID` gives everything to that owner; `shift=BASE:COUNT` shifts the stored owners by BASE
+//! (users and groups) within COUNT ids, as `vrun setup` unpacks an image.
 //!
 //! With `VRFETCH_PEAK_RSS=1` it ends by printing `peak rss: N KiB` (VmHWM) on stderr: a parent's
 //! wait4 rusage would count the parent's own peak too when the child is spawned with vfork.
@@ -44,17 +47,25 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["unpack", tarball, target, rest @ ..] if rest.len() <= 1 => {
-            let owner = match rest.first() {
-                Some(spec) => {
-                    let (u, g) = spec.split_once(':').ok_or("owner must be UID:GID")?;
-                    Some((u.parse()?, g.parse()?))
+            let mut opts = vr_fetch::UnpackOptions::default();
+            match rest.first().map(|s| s.strip_prefix("shift=").ok_or(s)) {
+                Some(Ok(shift)) => {
+                    let (base, count) = shift
+                        .split_once(':')
+                        .ok_or("shift must be shift=BASE:COUNT")?;
+                    let base = base.parse()?;
+                    opts.shift = Some(vr_fetch::IdShift {
+                        uid_base: base,
+                        gid_base: base,
+                        count: count.parse()?,
+                    });
                 }
-                None => None,
-            };
-            let opts = vr_fetch::UnpackOptions {
-                owner,
-                ..Default::default()
-            };
+                Some(Err(owner)) => {
+                    let (u, g) = owner.split_once(':').ok_or("owner must be UID:GID")?;
+                    opts.owner = Some((u.parse()?, g.parse()?));
+                }
+                None => {}
+            }
             vr_fetch::unpack(Path::new(tarball), Path::new(target), &opts)?;
         }
         ["md5", file] => println!("{}  {file}", vr_fetch::md5_file(Path::new(file))?),
@@ -85,7 +96,7 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => {
             return Err(
-                "usage: vrfetch unpack TARBALL TARGET [UID:GID] | md5 FILE | sha256 FILE \
+                "usage: vrfetch unpack TARBALL TARGET [UID:GID | shift=BASE:COUNT] | md5 FILE | sha256 FILE \
              | ensure SOURCE DEST [MD5] | fetch SOURCE DEST [md5=MD5] [sha256=SHA256]"
                     .into(),
             )

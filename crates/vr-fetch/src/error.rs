@@ -143,7 +143,7 @@ pub enum Error {
     },
     /// The tarball's name does not say how it is compressed.
     #[error(
-        "unknown compression for {}: expected .tar.gz, .tgz, .tar.bz2, .tbz2, .tbz, .tar.xz or .txz",
+        "unknown compression for {}: expected .tar.gz, .tgz, .tar.bz2, .tbz2, .tbz, .tar.xz, .txz, .tar.zst or .tzst",
         path.display()
     )]
     UnknownCompression {
@@ -201,6 +201,19 @@ pub enum Error {
         tarball: PathBuf,
         /// The entry's name as stored in the tarball.
         entry: String,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An extended attribute (xattr, ACL or file capability) of an entry could not be set.
+    #[error("cannot set {name} on entry {entry:?} of {}", tarball.display())]
+    Xattr {
+        /// The tarball.
+        tarball: PathBuf,
+        /// The entry's name as stored in the tarball.
+        entry: String,
+        /// The xattr's name (`user.mime_type`, `security.capability`, ..).
+        name: String,
         /// The reason.
         #[source]
         source: std::io::Error,

@@ -11,18 +11,20 @@
 //! [`cache_name`] names entries by the whole source, so two sources never share one
 //! ([`cache_name_for`]: by content, when a checksum is given).
 //!
-//! [`unpack`] turns a gzip, bzip2 or xz tarball into a directory through a temp dir beside it,
-//! refusing any entry that would land outside it or be written through a link, keeping modes,
-//! links, owners and (as root) device nodes, and stopping at the [`UnpackLimits`] (bytes,
-//! declared sparse sizes included, entries, free space) with nothing left behind. Memory stays
-//! flat whatever the sizes.
+//! [`unpack`] turns a gzip, bzip2, xz or zstd tarball into a directory through a temp dir
+//! beside it, refusing any entry that would land outside it or be written through a link,
+//! keeping modes, links, owners, (as root) device nodes, and the xattrs vr carries (`user.*`,
+//! file capabilities, POSIX ACLs: never `trusted.*` or other `security.*`), and stopping at the
+//! [`UnpackLimits`] (bytes, declared sparse sizes included, entries, free space) with nothing
+//! left behind. Memory stays flat whatever the sizes.
 //!
 //! For containers in a user namespace with shifted ownership on disk, [`UnpackOptions::shift`]
 //! ([`IdShift`]) adds a base to every stored uid and gid (uid 0 becomes host uid 100000) and
-//! refuses a tarball holding an id the mapping lacks. App builds come from untrusted authors:
-//! under [`Policy::Build`] a device node refuses the tarball, setuid and setgid bits are
-//! dropped, and the top folder is never group- or other-writable; OS images use
-//! [`Policy::Image`], which keeps everything.
+//! refuses a tarball holding an id the mapping lacks, in its owners, its ACLs or its file
+//! capabilities (written as v3 capabilities of the namespace's root). App builds come from
+//! untrusted authors: under [`Policy::Build`] a device node refuses the tarball, setuid and
+//! setgid bits, file capabilities and ACLs are dropped, and the top folder is never group- or
+//! other-writable; OS images use [`Policy::Image`], which keeps everything.
 //!
 //! [`ensure_unpacked_with`] combines the two for a shared cache entry (an OS image): fetched and
 //! unpacked once, and not hashed again while a stamp says what the unpacked folder came from

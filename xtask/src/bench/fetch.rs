@@ -1,31 +1,40 @@
 //! `cargo xtask bench fetch`: vr-fetch against the tools it replaces, through its `vrfetch`
 //! example (so each side is a process, timed and its peak RSS measured alike):
 //!
-//! - unpacking a tar.gz of >= 200 MB (files picked from the host's /usr/lib) vs `tar -xzf`, on a
-//!   tmpfs and on disk (under the target dir), labelled so;
+//! - unpacking `bench image`'s base (busybox and about 280 MB of the host's libraries) the way
+//!   `vrun setup` unpacks an image, as `.tar.zst` and `.tar.gz`, vs GNU `tar -xf` of the same
+//!   tar uncompressed (see [`shifted`]);
+//! - unpacking the base's tar.gz (one gzip member) vs `tar -xzf`;
 //! - the md5 of a cached 200 MB file vs `md5sum`, and its sha256 vs `sha256sum`;
 //! - the peak memory of each (goal: under 50 MB).
+//!
+//! Unpacks are timed on a tmpfs and on disk (the root file system, under the target dir), and
+//! labelled so.
+
+mod shifted;
 
 use super::support::{self, is_tmpfs, unique, Scratch};
 use super::Report;
 use crate::util::{self, median_of};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Uncompressed size aimed at for the unpack tarball (at least 200 MB is required).
-const TREE_BUDGET: u64 = 256 << 20;
-const TREE_MIN: u64 = 200_000_000;
 /// Size of the file hashed.
 const HASH_SIZE: u64 = 200_000_000;
 const UNPACK_REPS: usize = 3;
 const HASH_REPS: usize = 5;
 
 pub fn bench(report: &mut Report) -> Result<()> {
-    util::ensure_tools(&[("tar", "tar"), ("gzip", "gzip"), ("md5sum", "coreutils")])?;
+    util::ensure_tools(&[
+        ("tar", "tar"),
+        ("gzip", "gzip"),
+        ("zstd", "zstd"),
+        ("md5sum", "coreutils"),
+        ("busybox", "busybox-static"),
+    ])?;
     util::run(util::cargo().args([
         "build",
         "--release",
@@ -34,15 +43,30 @@ pub fn bench(report: &mut Report) -> Result<()> {
         "--example",
         "vrfetch",
     ]))?;
-    let exe = util::target_dir().join("release/examples/vrfetch");
+    util::run(util::cargo().args(["build", "--release", "-p", "vimage", "--example", "vpack"]))?;
+    let release = util::target_dir().join("release/examples");
+    let exe = release.join("vrfetch");
+    if let Ok(load) = fs::read_to_string("/proc/loadavg") {
+        eprintln!("bench fetch: load average before: {}", load.trim());
+    }
 
     let (tmpfs, tmpfs_label) = tmpfs()?;
     let disk = Scratch::new(util::target_dir().join("bench/fetch"))?;
+    let disk_label = "disk, target/bench";
+    let images = shifted::make_images(&tmpfs.dir, &release.join("vpack"))?;
+    // First, before anything is deleted on the disk.
+    for (dir, label, tmpfs) in [
+        (&tmpfs.dir, tmpfs_label, true),
+        (&disk.dir, disk_label, false),
+    ] {
+        let place = shifted::Place { dir, label, tmpfs };
+        shifted::rows(report, &exe, &images, &place)?;
+    }
 
-    let (tarball, size) = make_tarball(&tmpfs.dir)?;
-    let label_size = format!("{} MB", size / 1_000_000);
-    for (place, label) in [(&tmpfs, tmpfs_label), (&disk, "disk, target/bench")] {
-        let local = place.dir.join("usr-lib.tar.gz");
+    let tarball = images.base.clone();
+    let label_size = format!("{} MB", images.tree_bytes / 1_000_000);
+    for (place, label) in [(&tmpfs, tmpfs_label), (&disk, disk_label)] {
+        let local = place.dir.join("base.tar.gz");
         if local != tarball {
             fs::copy(&tarball, &local)
                 .with_context(|| format!("cannot copy to {}", local.display()))?;
@@ -145,90 +169,6 @@ fn tmpfs() -> Result<(Scratch, &'static str)> {
     let scratch = Scratch::tmpfs(util::target_dir().join("bench/fetch-tmpfs"), "2G")
         .context("no tmpfs at /dev/shm and cannot mount one (run as root)")?;
     Ok((scratch, "tmpfs"))
-}
-
-/// Packs about 256 MiB of /usr/lib (whole folders where they fit) into `dir/usr-lib.tar.gz`
-/// with GNU tar; returns its path and the uncompressed size of what it holds.
-fn make_tarball(dir: &Path) -> Result<(PathBuf, u64)> {
-    let base = Path::new("/usr/lib");
-    let mut picked = Vec::new();
-    let size = pick(base, TREE_BUDGET, &mut picked)?;
-    if size < TREE_MIN {
-        bail!("/usr/lib holds only {size} bytes of files; the unpack bench needs {TREE_MIN}");
-    }
-    let list = dir.join("files.list");
-    let mut w = BufWriter::new(fs::File::create(&list)?);
-    for p in &picked {
-        let rel = p.strip_prefix(base).unwrap_or(p);
-        w.write_all(rel.as_os_str().as_bytes())?;
-        w.write_all(b"\0")?;
-    }
-    w.flush()?;
-    let tarball = dir.join("usr-lib.tar.gz");
-    eprintln!(
-        "bench fetch: packing {} MB from /usr/lib ({} paths) into {}",
-        size / 1_000_000,
-        picked.len(),
-        tarball.display()
-    );
-    util::run(
-        Command::new("tar")
-            .args(["--numeric-owner", "--null", "-czf"])
-            .arg(&tarball)
-            .arg("-C")
-            .arg(base)
-            .arg("-T")
-            .arg(&list),
-    )?;
-    fs::remove_file(&list).ok();
-    Ok((tarball, size))
-}
-
-/// Adds children of `dir` (sorted by name) to `out` while they fit in `budget`, descending into
-/// folders too big to take whole; returns the bytes of regular files added.
-fn pick(dir: &Path, budget: u64, out: &mut Vec<PathBuf>) -> Result<u64> {
-    let mut children: Vec<PathBuf> = fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    children.sort();
-    let mut used = 0;
-    for child in children {
-        let Ok(meta) = fs::symlink_metadata(&child) else {
-            continue;
-        };
-        let size = tree_size(&child);
-        if used + size <= budget {
-            out.push(child);
-            used += size;
-        } else if meta.is_dir() {
-            used += pick(&child, budget - used, out)?;
-        }
-        if budget - used < budget / 100 {
-            break;
-        }
-    }
-    Ok(used)
-}
-
-/// Bytes of regular files under `path` (not following symlinks); unreadable parts count 0.
-fn tree_size(path: &Path) -> u64 {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if meta.is_file() {
-        return meta.len();
-    }
-    if !meta.is_dir() {
-        return 0;
-    }
-    fs::read_dir(path)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| tree_size(&e.path()))
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 /// Writes `size` bytes of cheap pseudo-random data (xorshift) to `path`.

@@ -41,6 +41,11 @@ impl Budget {
         self.bytes(cost)
     }
 
+    /// Charges the extended attributes of an entry: `bytes` of names and values.
+    pub(crate) fn xattrs(&mut self, bytes: u64) -> Result<(), Limit> {
+        self.bytes(bytes)
+    }
+
     /// Charges a folder made for an entry's path.
     pub(crate) fn folder(&mut self) -> Result<(), Limit> {
         self.bytes(BLOCK)
@@ -103,6 +108,14 @@ mod tests {
             b.entry(T::GNUSparse, 1 << 50),
             Err(Limit::UnpackSize { max: 1 << 30 })
         );
+    }
+
+    #[test]
+    fn xattrs_are_counted_in_bytes() {
+        let (_d, mut b) = budget(BLOCK + 10, u64::MAX);
+        b.entry(T::Regular, 1).unwrap();
+        b.xattrs(10).unwrap();
+        assert_eq!(b.xattrs(1), Err(Limit::UnpackSize { max: BLOCK + 10 }));
     }
 
     #[test]

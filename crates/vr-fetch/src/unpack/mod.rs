@@ -1,20 +1,24 @@
 //! `unpack`: a compressed tarball into a directory, safely and atomically.
 
 mod budget;
+mod gz;
+mod meter;
 mod path;
 mod pipe;
 mod rules;
 mod sys;
 mod tree;
+mod xattrs;
 
 use crate::error::{io, Error, Result};
 use crate::limits::UnpackLimits;
 use crate::lock::{lock_path, EntryLock};
 use crate::temp::TempDir;
 use budget::Budget;
-use pipe::Pipe;
+use meter::{Meter, Metered};
+use pipe::{Chunks, Pipe, Source};
 use std::fs::{self, File};
-use std::io::{BufReader, ErrorKind, Read};
+use std::io::{BufReader, ErrorKind};
 use std::path::{Path, PathBuf};
 use tree::{Fail, Tree};
 use vr_stop::Stop;
@@ -37,11 +41,14 @@ pub struct UnpackOptions {
     /// `uid_base + u`, gid `g` becomes `gid_base + g`, and folders with no entry of their own
     /// (the root without a `./` entry, parents of entries) belong to `(uid_base, gid_base)`.
     /// A stored id at or above `count` refuses the whole tarball ([`Error::UnsafeEntry`]),
-    /// whoever unpacks; ownership changes need root. Ignored when `owner` is given.
+    /// whoever unpacks; ownership changes need root. Owners ignore it when `owner` is given;
+    /// the ids inside xattrs follow it whoever owns the files: ACL ids are shifted, and a file
+    /// capability becomes a version 3 capability of the root `uid_base` + its stored root id
+    /// (one at or above `count` refuses the tarball too).
     pub shift: Option<IdShift>,
     /// How far the tarball's author is trusted: [`Policy::Image`] keeps everything,
-    /// [`Policy::Build`] refuses device nodes and drops setuid, setgid and a writable top
-    /// folder.
+    /// [`Policy::Build`] refuses device nodes and drops setuid, setgid, file capabilities,
+    /// ACLs and a writable top folder.
     pub policy: Policy,
     /// The folder the tree is unpacked in before it is renamed into place (default: the
     /// target's parent). It must be on the target's file system. Give one that only the
@@ -88,6 +95,8 @@ pub enum Compression {
     Bzip2,
     /// `.tar.xz`, `.txz`
     Xz,
+    /// `.tar.zst`, `.tzst`
+    Zstd,
 }
 
 impl Compression {
@@ -105,6 +114,8 @@ impl Compression {
             Ok(Compression::Bzip2)
         } else if ends(&[".tar.xz", ".txz"]) {
             Ok(Compression::Xz)
+        } else if ends(&[".tar.zst", ".tzst"]) {
+            Ok(Compression::Zstd)
         } else {
             Err(Error::UnknownCompression {
                 path: path.to_path_buf(),
@@ -112,21 +123,34 @@ impl Compression {
         }
     }
 
-    fn decoder(self, file: File) -> Box<dyn Read + Send> {
-        let input = BufReader::with_capacity(READ_BUF, file);
-        match self {
-            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-            Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
-            Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
-        }
+    /// The decompressed stream of `file`. Every format reads concatenated streams
+    /// (`cat a.tar.gz b.tar.gz`, pigz/pzstd output) through to the end.
+    fn decoder(self, file: File) -> std::io::Result<Box<dyn Source>> {
+        let buffered = |file| BufReader::with_capacity(READ_BUF, file);
+        Ok(match self {
+            // It reads ahead itself, and inflates a whole member at a time when it can.
+            Compression::Gzip => Box::new(gz::Gz::new(file)?),
+            Compression::Bzip2 => {
+                Box::new(Chunks(bzip2::bufread::MultiBzDecoder::new(buffered(file))))
+            }
+            Compression::Xz => Box::new(Chunks(liblzma::bufread::XzDecoder::new_multi_decoder(
+                buffered(file),
+            ))),
+            // zstd's default window limit (2^27 bytes, what `zstd --long` writes) bounds the
+            // memory a hostile frame header can ask for; larger windows are refused.
+            Compression::Zstd => Box::new(Chunks(zstd::stream::read::Decoder::with_buffer(
+                buffered(file),
+            )?)),
+        })
     }
 }
 
-/// Unpacks `tarball` (gzip, bzip2 or xz, by extension) into `target`: into a temp dir beside
-/// `target`, renamed into place when complete; an existing `target` is replaced. An entry that
-/// would land outside, or be written through a symlink, refuses the whole tarball, and so does
-/// going past one of [`UnpackOptions::limits`]: then nothing is left under `target` or beside
-/// it. What an earlier, killed unpack of `target` left in the staging folder is removed first.
+/// Unpacks `tarball` (gzip, bzip2, xz or zstd, by extension) into `target`: into a temp dir
+/// beside `target`, renamed into place when complete; an existing `target` is replaced. An
+/// entry that would land outside, or be written through a symlink, refuses the whole tarball,
+/// and so does going past one of [`UnpackOptions::limits`]: then nothing is left under
+/// `target` or beside it. What an earlier, killed unpack of `target` left in the staging
+/// folder is removed first.
 pub fn unpack(tarball: &Path, target: &Path, opts: &UnpackOptions) -> Result<()> {
     Compression::from_path(tarball)?;
     let file = File::open(tarball).map_err(io("open", tarball))?;
@@ -217,47 +241,6 @@ pub fn unpack_once(tarball: &Path, target: &Path, opts: &UnpackOptions) -> Resul
     Ok(true)
 }
 
-/// The most bytes read between two entries: headers, GNU long names and pax records, which
-/// the tar crate holds in memory whole.
-const MAX_BETWEEN_ENTRIES: u64 = 1 << 20;
-
-/// What [`Metered`] counts: bytes read while the tar crate looks for the next entry.
-#[derive(Clone, Default)]
-struct Meter(std::rc::Rc<std::cell::Cell<(bool, u64)>>);
-
-impl Meter {
-    /// Starts (from zero) or stops counting.
-    fn between_entries(&self, on: bool) {
-        self.0.set((on, 0));
-    }
-}
-
-/// A reader that fails once more than [`MAX_BETWEEN_ENTRIES`] bytes were read between two
-/// entries.
-struct Metered<R> {
-    inner: R,
-    meter: Meter,
-}
-
-impl<R: std::io::Read> std::io::Read for Metered<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let (on, count) = self.meter.0.get();
-        if on {
-            let count = count + n as u64;
-            self.meter.0.set((on, count));
-            if count > MAX_BETWEEN_ENTRIES {
-                return Err(std::io::Error::other(format!(
-                    "a tar header, long name or pax record larger than {} bytes (refused: it \
-                     would be held in memory)",
-                    MAX_BETWEEN_ENTRIES
-                )));
-            }
-        }
-        Ok(n)
-    }
-}
-
 /// An entry name as errors show it: at most 200 characters.
 fn short(name: &str) -> String {
     const MAX: usize = 200;
@@ -280,10 +263,14 @@ fn fill(
         tarball: tarball.to_path_buf(),
         source,
     };
-    let pipe = Pipe::spawn(compression.decoder(file)).map_err(io("start unpacking", tarball))?;
-    // The tar crate reads a long name (GNU `L`/`K`) or a pax header (`x`/`g`) whole into
-    // memory before it hands out the entry they belong to: what it reads between two entries
-    // is metered, and a hostile 200 MB "name" is refused before it is held.
+    let pipe = compression
+        .decoder(file)
+        .and_then(Pipe::spawn)
+        .map_err(io("start unpacking", tarball))?;
+    // The tar crate reads a long name (GNU `L`/`K`) or a pax header (`x`) whole into memory
+    // before it hands out the entry they belong to: what it reads between two entries is
+    // metered (a hostile 200 MB "name" is refused before it is held) and kept, for the pax
+    // records as stored (see [`meter`]).
     let meter = Meter::default();
     let mut archive = tar::Archive::new(Metered {
         inner: pipe,
@@ -291,6 +278,8 @@ fn fill(
     });
     let mut tree = Tree::new(root, opts, budget);
     let mut entries = archive.entries().map_err(tar_err)?;
+    // Where the crate looks for the next entry's headers: after the last entry's data.
+    let mut next_header = 0;
     loop {
         meter.between_entries(true);
         let next = entries.next();
@@ -300,27 +289,54 @@ fn fill(
             .check()
             .map_err(|i| Error::Interrupted { signal: i.0 })?;
         let mut entry = entry.map_err(tar_err)?;
-        let name = short(&String::from_utf8_lossy(&entry.path_bytes()));
-        tree.add(&mut entry).map_err(|fail| match fail {
-            Fail::Unsafe(reason) => Error::UnsafeEntry {
-                tarball: tarball.to_path_buf(),
-                entry: name.clone(),
-                reason,
-            },
-            Fail::Read(source) => tar_err(source),
-            Fail::Write(source) => Error::Entry {
-                tarball: tarball.to_path_buf(),
-                entry: name.clone(),
-                source,
-            },
-            Fail::Limit(limit) => Error::UnpackLimit {
-                tarball: tarball.to_path_buf(),
-                entry: name.clone(),
-                limit,
-            },
+        let pax = meter.local_pax(next_header, entry.raw_header_position());
+        next_header = meter::after_data(&entry, meter.pos());
+        let added = pax
+            .map_err(Fail::Unsafe)
+            .and_then(|pax| tree.add(&mut entry, pax.as_deref()));
+        added.map_err(|fail| {
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            failed(tarball, &name, fail)
         })?;
     }
-    tree.finish().map_err(io("set directory modes under", root))
+    tree.finish().map_err(|(rel, fail)| {
+        let name = if rel.as_os_str().is_empty() {
+            ".".to_string()
+        } else {
+            rel.to_string_lossy().into_owned()
+        };
+        failed(tarball, &name, fail)
+    })
+}
+
+/// The error for the entry `name` of `tarball` that failed with `fail`.
+fn failed(tarball: &Path, name: &str, fail: Fail) -> Error {
+    let tarball = tarball.to_path_buf();
+    let entry = short(name);
+    match fail {
+        Fail::Unsafe(reason) => Error::UnsafeEntry {
+            tarball,
+            entry,
+            reason,
+        },
+        Fail::Read(source) => Error::Tar { tarball, source },
+        Fail::Write(source) => Error::Entry {
+            tarball,
+            entry,
+            source,
+        },
+        Fail::Limit(limit) => Error::UnpackLimit {
+            tarball,
+            entry,
+            limit,
+        },
+        Fail::Xattr { name, source } => Error::Xattr {
+            tarball,
+            entry,
+            name,
+            source,
+        },
+    }
 }
 
 /// Moves the complete tree at `tmp` to `target`; an existing `target` is swapped with it in
@@ -369,6 +385,10 @@ mod tests {
             ("a.tbz2", Some(Compression::Bzip2)),
             ("a.tar.xz", Some(Compression::Xz)),
             ("a.txz", Some(Compression::Xz)),
+            ("a.tar.zst", Some(Compression::Zstd)),
+            ("A.TZST", Some(Compression::Zstd)),
+            ("a.zst", None),
+            ("a.tar.zstd", None),
             ("a.tar", None),
             ("a.zip", None),
             ("a.gz.tar", None),
@@ -390,7 +410,7 @@ mod tests {
         .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("unknown compression for /srv/image.zip: expected .tar.gz, .tgz, .tar.bz2, .tbz2, .tbz, .tar.xz or .txz")
+            Some("unknown compression for /srv/image.zip: expected .tar.gz, .tgz, .tar.bz2, .tbz2, .tbz, .tar.xz, .txz, .tar.zst or .tzst")
         );
     }
 }

@@ -1,17 +1,49 @@
 //! Decompression on a second thread, so that inflating and writing files overlap (as
-//! `tar -xzf` overlaps with its `gzip -d` child). A few fixed-size buffers circulate between the
-//! two threads, so memory stays flat.
+//! `tar -xzf` overlaps with its `gzip -d` child). A few buffers circulate between the two
+//! threads, so memory stays flat. The decompressor fills each buffer itself ([`Source`]): a
+//! gzip member is inflated straight into one, never copied on the way.
 
 use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread;
 
-/// Size of one chunk handed from the decompressing thread to the reader.
-const CHUNK: usize = 256 * 1024;
-/// Chunks in flight at most.
-const DEPTH: usize = 4;
+/// Size of one chunk a [`Read`] source fills.
+pub(super) const CHUNK: usize = 1 << 20;
+/// Chunks in flight at most (besides the one being filled and the one being read).
+const DEPTH: usize = 6;
 
-/// A reader fed by a thread that reads `source` ahead.
+/// What a [`Pipe`] reads from: the decompressed stream, a buffer at a time.
+pub(super) trait Source: Send {
+    /// Puts the next bytes of the stream at the start of `buf` (resizing it as it needs;
+    /// what it holds is scratch) and returns how many; 0 only at the end.
+    fn next(&mut self, buf: &mut Vec<u8>) -> io::Result<usize>;
+}
+
+/// A [`Source`] over a reader: each buffer [`CHUNK`] bytes, filled as far as the reader goes.
+pub(super) struct Chunks<R>(pub(super) R);
+
+impl<R: Read + Send> Source for Chunks<R> {
+    fn next(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        buf.resize(CHUNK, 0);
+        fill(&mut self.0, buf)
+    }
+}
+
+/// Reads until `buf` is full or `source` ends; returns the bytes read.
+pub(super) fn fill(source: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match source.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A reader fed by a thread that reads a [`Source`] ahead.
 pub(crate) struct Pipe {
     full: Receiver<io::Result<(Vec<u8>, usize)>>,
     empty: SyncSender<Vec<u8>>,
@@ -22,16 +54,16 @@ pub(crate) struct Pipe {
 }
 
 impl Pipe {
-    /// Starts reading `source` on a new thread. The thread ends at EOF, on an error (handed to
-    /// the reader), or when the `Pipe` is dropped.
-    pub(crate) fn spawn(mut source: Box<dyn Read + Send>) -> io::Result<Pipe> {
+    /// Starts reading `source` on a new thread. The thread ends at the end of the stream, on
+    /// an error (handed to the reader), or when the `Pipe` is dropped.
+    pub(crate) fn spawn(mut source: Box<dyn Source>) -> io::Result<Pipe> {
         let (full_tx, full) = sync_channel::<io::Result<(Vec<u8>, usize)>>(DEPTH);
         let (empty, empty_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
         thread::Builder::new()
             .name("vr-fetch-inflate".into())
             .spawn(move || loop {
-                let mut buf = empty_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
-                match fill(&mut source, &mut buf) {
+                let mut buf = empty_rx.try_recv().unwrap_or_default();
+                match source.next(&mut buf) {
                     Ok(0) => {
                         let _ = full_tx.send(Ok((buf, 0)));
                         return;
@@ -58,20 +90,6 @@ impl Pipe {
     }
 }
 
-/// Reads until `buf` is full or the source ends; returns the bytes read.
-fn fill(source: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match source.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
 impl Read for Pipe {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.pos == self.len {
@@ -79,7 +97,7 @@ impl Read for Pipe {
                 return Ok(0);
             }
             let spent = std::mem::take(&mut self.current);
-            if !spent.is_empty() {
+            if spent.capacity() > 0 {
                 let _ = self.empty.try_send(spent);
             }
             match self.full.recv() {
@@ -128,20 +146,44 @@ mod tests {
         }
     }
 
-    #[test]
-    fn passes_bytes_through_in_order() {
-        for size in [0, 1, CHUNK - 1, CHUNK, 3 * CHUNK + 5, 20 * CHUNK] {
-            let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
-            let mut pipe = Pipe::spawn(Box::new(io::Cursor::new(data.clone()))).unwrap();
-            let mut got = Vec::new();
-            pipe.read_to_end(&mut got).unwrap();
-            assert_eq!(got, data, "size {size}");
+    /// Hands out `sizes` bytes at a time, in buffers of its own sizes.
+    struct Uneven(Vec<usize>, u8);
+    impl Source for Uneven {
+        fn next(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+            let Some(n) = self.0.pop() else {
+                return Ok(0);
+            };
+            buf.resize(n + 3, 0);
+            for b in &mut buf[..n] {
+                *b = self.1;
+                self.1 = self.1.wrapping_add(1);
+            }
+            Ok(n)
         }
     }
 
     #[test]
+    fn passes_bytes_through_in_order() {
+        for size in [0, 1, CHUNK - 1, CHUNK, 3 * CHUNK + 5, 20 * CHUNK] {
+            let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+            let source = Chunks(io::Cursor::new(data.clone()));
+            let mut pipe = Pipe::spawn(Box::new(source)).unwrap();
+            let mut got = Vec::new();
+            pipe.read_to_end(&mut got).unwrap();
+            assert_eq!(got, data, "size {size}");
+        }
+        let sizes = vec![5, 4 << 20, 1, 1 << 20, 70_000, 3];
+        let total: usize = sizes.iter().sum();
+        let mut pipe = Pipe::spawn(Box::new(Uneven(sizes, 0))).unwrap();
+        let mut got = Vec::new();
+        pipe.read_to_end(&mut got).unwrap();
+        let want: Vec<u8> = (0..total).map(|i| i as u8).collect();
+        assert!(got == want, "uneven buffers");
+    }
+
+    #[test]
     fn hands_over_errors() {
-        let mut pipe = Pipe::spawn(Box::new(Failing(CHUNK + 10))).unwrap();
+        let mut pipe = Pipe::spawn(Box::new(Chunks(Failing(CHUNK + 10)))).unwrap();
         let mut got = Vec::new();
         let err = pipe.read_to_end(&mut got).unwrap_err();
         assert_eq!(err.to_string(), "boom");

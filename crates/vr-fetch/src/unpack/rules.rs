@@ -45,15 +45,26 @@ impl IdShift {
     }
 }
 
+impl From<IdShift> for vr_fs::xattr::Shift {
+    fn from(s: IdShift) -> vr_fs::xattr::Shift {
+        vr_fs::xattr::Shift {
+            uid_base: s.uid_base,
+            gid_base: s.gid_base,
+            count: s.count,
+        }
+    }
+}
+
 /// How far the author of a tarball is trusted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Policy {
     /// An OS image: everything is kept (device nodes as root, setuid and setgid files, the
-    /// modes stored).
+    /// modes stored, the xattrs vr carries: `user.*`, file capabilities and POSIX ACLs).
     #[default]
     Image,
     /// An app build from an untrusted author: device nodes refuse the tarball, setuid and
-    /// setgid bits are cleared, and the top folder is never group- or other-writable.
+    /// setgid bits are cleared, the top folder is never group- or other-writable, and of the
+    /// xattrs only `user.*` are kept (a file capability would be a privilege, like setuid).
     Build,
 }
 
@@ -72,6 +83,31 @@ impl Policy {
         match self {
             Policy::Image => mode,
             Policy::Build => mode & !0o022,
+        }
+    }
+
+    /// Whether the xattr `name` (one that [`vr_fs::xattr::from_pax`] lets through) is set on
+    /// an entry of `kind`: `user.*` on files and folders (the kernel takes them nowhere
+    /// else), and under [`Policy::Image`] only, a file capability on a file, an access ACL
+    /// on anything but a link, a default ACL on a folder. A hardlink's inode has its xattrs
+    /// from the entry it links to.
+    pub(crate) fn keeps_xattr(self, name: &str, kind: tar::EntryType) -> bool {
+        use tar::EntryType as T;
+        let file = matches!(kind, T::Regular | T::Continuous | T::GNUSparse);
+        let dir = kind == T::Directory;
+        if name.starts_with("user.") {
+            return file || dir;
+        }
+        if self == Policy::Build {
+            return false;
+        }
+        match name {
+            "security.capability" => file,
+            "system.posix_acl_access" => {
+                file || dir || matches!(kind, T::Char | T::Block | T::Fifo)
+            }
+            "system.posix_acl_default" => dir,
+            _ => false,
         }
     }
 
@@ -266,6 +302,56 @@ mod tests {
         for (policy, kind, want) in cases {
             assert_eq!(policy.allows(kind, 1, 3), want, "{policy:?} {kind:?}");
         }
+    }
+
+    #[test]
+    fn xattrs_table() {
+        use tar::EntryType as T;
+        let (cap, acl, default) = (
+            "security.capability",
+            "system.posix_acl_access",
+            "system.posix_acl_default",
+        );
+        // (name, kind, image keeps, build keeps)
+        let cases = [
+            ("user.x", T::Regular, true, true),
+            ("user.x", T::Directory, true, true),
+            ("user.x", T::Symlink, false, false),
+            ("user.x", T::Char, false, false),
+            ("user.x", T::Fifo, false, false),
+            ("user.x", T::Link, false, false),
+            (cap, T::Regular, true, false),
+            (cap, T::GNUSparse, true, false),
+            (cap, T::Directory, false, false),
+            (cap, T::Symlink, false, false),
+            (cap, T::Link, false, false),
+            (acl, T::Regular, true, false),
+            (acl, T::Directory, true, false),
+            (acl, T::Char, true, false),
+            (acl, T::Fifo, true, false),
+            (acl, T::Symlink, false, false),
+            (acl, T::Link, false, false),
+            (default, T::Directory, true, false),
+            (default, T::Regular, false, false),
+            // Never asked for by from_pax, and never kept if they were.
+            ("trusted.overlay.redirect", T::Regular, false, false),
+            ("trusted.overlay.opaque", T::Directory, false, false),
+            ("security.selinux", T::Regular, false, false),
+            ("security.ima", T::Regular, false, false),
+        ];
+        for (name, kind, image, build) in cases {
+            let got = (
+                Policy::Image.keeps_xattr(name, kind),
+                Policy::Build.keeps_xattr(name, kind),
+            );
+            assert_eq!(got, (image, build), "{name} on {kind:?}");
+        }
+    }
+
+    #[test]
+    fn shift_converts_for_xattrs() {
+        let s: vr_fs::xattr::Shift = SHIFT.into();
+        assert_eq!((s.uid_base, s.gid_base, s.count), (100_000, 100_000, 65536));
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //! are checked the same way. Symlink targets are stored as they are: `/bin/sh -> busybox` is
 //! part of an OS image, and is harmless as long as nothing is written through it.
 //!
-//! Owners and modes follow the rules of [`super::rules`]. The root is given to its owner last:
+//! Owners and modes follow the rules of [`super::rules`]; xattrs those of [`super::xattrs`],
+//! set after the owner and mode (a chown clears a file capability), a folder's with its mode
+//! once its contents are in (a default ACL would otherwise shape the files made in it). The
+//! root is given to its owner last:
 //! until then it is the unpacker's 0700 temp dir, so a shifted owner (a container's root on the
 //! host) cannot reach into the tree while it is written.
 
@@ -16,6 +19,7 @@ use super::budget::Budget;
 use super::path::{enclosed, parents};
 use super::rules::{IdShift, Ownership, Policy};
 use super::sys::{create_new, current_umask, mknod, replace, set_mtime};
+use super::xattrs::{self, Xattr, XattrRules};
 use super::UnpackOptions;
 use std::collections::HashSet;
 use std::fs;
@@ -37,6 +41,8 @@ pub(crate) enum Fail {
     Write(io::Error),
     /// The entry goes past a limit of the unpack.
     Limit(crate::limits::Limit),
+    /// Setting the xattr `name` failed.
+    Xattr { name: String, source: io::Error },
 }
 
 /// Metadata of a directory, applied once everything inside it is written.
@@ -44,6 +50,7 @@ struct DirMeta {
     rel: PathBuf,
     mode: u32,
     mtime: Option<SystemTime>,
+    xattrs: Vec<Xattr>,
 }
 
 /// The tree being unpacked.
@@ -56,6 +63,7 @@ pub(crate) struct Tree {
     /// The shift of stored ids, when asked for and no fixed owner is.
     shift: Option<IdShift>,
     policy: Policy,
+    xattrs: XattrRules,
     /// Who folders made without an entry belong to, when not `me`.
     implicit: Option<(u32, u32)>,
     /// Who the root will belong to, when not `me`: applied last, so the root stays the
@@ -89,6 +97,13 @@ impl Tree {
             ownership,
             shift,
             policy: opts.policy,
+            // Ids in xattrs move into the tree's namespace whoever owns the files: a
+            // capability is never written as the host root's when a shift is given.
+            xattrs: XattrRules {
+                policy: opts.policy,
+                shift: opts.shift,
+                caps: euid == 0,
+            },
             implicit,
             root_owner: implicit,
             me,
@@ -99,14 +114,24 @@ impl Tree {
         }
     }
 
-    /// Writes one entry.
-    pub(crate) fn add<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), Fail> {
+    /// Writes one entry, whose pax data (as stored) is `pax`.
+    pub(crate) fn add<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        pax: Option<&[u8]>,
+    ) -> Result<(), Fail> {
         let name = entry.path().map_err(Fail::Read)?.into_owned();
         let rel = enclosed(&name).map_err(|r| Fail::Unsafe(r.to_string()))?;
         let header = entry.header();
         let kind = header.entry_type();
+        let xattrs = self.xattrs.of(pax, kind)?;
         // Charged before anything is written: a sparse file at the size it declares.
         self.budget.entry(kind, entry.size()).map_err(Fail::Limit)?;
+        if !xattrs.is_empty() {
+            self.budget
+                .xattrs(xattrs::size(&xattrs))
+                .map_err(Fail::Limit)?;
+        }
         let mode = self.policy.entry_mode(header.mode().map_err(Fail::Read)?);
         // Unreadable device numbers are shown as 0:0 here: the entry is refused either way.
         let (major, minor) = device(header, kind).unwrap_or((0, 0));
@@ -132,7 +157,12 @@ impl Tree {
                 ));
             }
             self.root_owner = owner;
-            self.root_meta = Some(DirMeta { rel, mode, mtime });
+            self.root_meta = Some(DirMeta {
+                rel,
+                mode,
+                mtime,
+                xattrs,
+            });
             return Ok(());
         }
         self.make_parents(&rel)?;
@@ -153,7 +183,12 @@ impl Tree {
                 if let Some((u, g)) = owner {
                     lchown(&path, Some(u), Some(g)).map_err(Fail::Write)?;
                 }
-                self.deferred.push(DirMeta { rel, mode, mtime });
+                self.deferred.push(DirMeta {
+                    rel,
+                    mode,
+                    mtime,
+                    xattrs,
+                });
             }
             T::Regular | T::Continuous | T::GNUSparse => {
                 self.not_a_dir(&rel)?;
@@ -176,6 +211,7 @@ impl Tree {
                     file.set_permissions(fs::Permissions::from_mode(mode))
                         .map_err(Fail::Write)?;
                 }
+                xattrs::apply(&xattrs, |n, v| vr_fs::xattr::fset(&file, n, v))?;
                 if let Some(t) = mtime {
                     file.set_modified(t).map_err(Fail::Write)?;
                 }
@@ -221,6 +257,7 @@ impl Tree {
                 }
                 fs::set_permissions(&path, fs::Permissions::from_mode(mode))
                     .map_err(Fail::Write)?;
+                xattrs::apply(&xattrs, |n, v| vr_fs::xattr::set(&path, n, v))?;
                 if let Some(t) = mtime {
                     set_mtime(&path, t, false).map_err(Fail::Write)?;
                 }
@@ -230,26 +267,34 @@ impl Tree {
         Ok(())
     }
 
-    /// Applies directory modes and mtimes, deepest first, then the root's: read-only
-    /// directories are made read-only only after their contents are in.
-    pub(crate) fn finish(mut self) -> io::Result<()> {
+    /// Applies directory modes, xattrs and mtimes, deepest first, then the root's:
+    /// read-only directories are made read-only only after their contents are in. On failure,
+    /// the folder (relative to the root) it failed on.
+    pub(crate) fn finish(mut self) -> Result<(), (PathBuf, Fail)> {
         let mut deferred = std::mem::take(&mut self.deferred);
         deferred.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
         let mut root = self.root_meta.take().unwrap_or(DirMeta {
             rel: PathBuf::new(),
             mode: 0o755,
             mtime: None,
+            xattrs: Vec::new(),
         });
         root.mode = self.policy.root_mode(root.mode);
         if let Some((u, g)) = self.root_owner {
-            lchown(&self.root, Some(u), Some(g))?;
+            lchown(&self.root, Some(u), Some(g)).map_err(|e| (PathBuf::new(), Fail::Write(e)))?;
         }
         for d in deferred.iter().chain(std::iter::once(&root)) {
             let path = self.root.join(&d.rel);
-            fs::set_permissions(&path, fs::Permissions::from_mode(d.mode))?;
-            if let Some(t) = d.mtime {
-                set_mtime(&path, t, true)?;
-            }
+            let apply = || {
+                fs::set_permissions(&path, fs::Permissions::from_mode(d.mode))
+                    .map_err(Fail::Write)?;
+                xattrs::apply(&d.xattrs, |n, v| vr_fs::xattr::set(&path, n, v))?;
+                if let Some(t) = d.mtime {
+                    set_mtime(&path, t, true).map_err(Fail::Write)?;
+                }
+                Ok(())
+            };
+            apply().map_err(|f| (d.rel.clone(), f))?;
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use vr_fetch::{unpack, unpack_once, UnpackOptions};
 /// A tree with what OS images have: modes (setuid, read-only files and folders), relative,
 /// absolute and dangling symlinks, hardlinks, a fifo, an empty and a multi-MiB file; as root also
 /// other owners and device nodes.
-fn sample_tree(root: &Path) {
+pub fn sample_tree(root: &Path) {
     let w = |rel: &str, data: &[u8], mode: u32| {
         let p = root.join(rel);
         fs::create_dir_all(p.parent().unwrap()).unwrap();

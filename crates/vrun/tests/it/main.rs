@@ -13,6 +13,7 @@ mod security;
 mod security_host;
 mod upgrade;
 mod volumes;
+mod zstd;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
