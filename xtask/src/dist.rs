@@ -109,7 +109,8 @@ pub const TOOLS: [Tool; 3] = [
             ]),
             ("FILES", &[
                 ("<new_image_name>.tar.gz", "The built image, written atomically in the current directory."),
-                ("<new_image_name>.log", "The provisioning script's output, also shown on the terminal."),
+                ("<new_image_name>.log", "The provisioning script's output, also shown on the terminal, ending with vimage's status line (vimage: build succeeded: ...); with --timestamps each line starts with the time since the script started."),
+                ("<new_image_name>.failed.log", "The log of a build that failed (vimage: build failed: ...); the previous image and its log are left as they were."),
                 ("/etc/subuid, /etc/subgid", "Root's range of host ids for the containers' user namespace."),
                 ("/usr/share/doc/vimage/vr.seccomp", "A copy of the seccomp profile every container gets (vimage carries its own)."),
             ]),

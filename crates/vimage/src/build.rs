@@ -2,14 +2,15 @@
 //! build, the provisioning script (or a shell) as root in an LXC container on that overlay,
 //! and the merged result packed into `<new_image_name>.tar.gz`.
 
-use crate::error::io_err;
 pub use crate::error::BuildError;
+use crate::error::{chain, io_err};
 use crate::ns::Overlay;
-use crate::pack::{pack_with, PackError, Packed};
+use crate::pack::{pack, ImageFormat, PackError, PackOptions, Packed};
 use crate::scratch::Scratch;
-use crate::tee::Tee;
+use crate::tee::{failed_line, succeeded_line, Ending, Log, Tee};
 use nix::sys::signal::Signal;
 use std::fs;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use vr_fs::Beneath;
@@ -39,6 +40,8 @@ pub struct BuildOptions {
     /// Open a shell in the failed build's container when the script fails and a terminal is
     /// attached (`--on-error=shell`).
     pub shell_on_error: bool,
+    /// The compression of the image (`--format`), over image.yaml's `new_image_format`.
+    pub format: Option<ImageFormat>,
 }
 
 /// What a finished build wrote.
@@ -46,7 +49,7 @@ pub struct BuildOptions {
 pub struct Built {
     /// The tarball.
     pub packed: Packed,
-    /// The log.
+    /// The log (`<new_image_name>.log`).
     pub log: PathBuf,
     /// `new_image_md5` when it was given and differs from the tarball's md5.
     pub md5_mismatch: Option<String>,
@@ -70,6 +73,11 @@ pub struct Base {
 }
 
 impl Base {
+    /// A handle on the held tree itself, for reading it without following a link.
+    pub fn beneath(&self) -> Result<Beneath, BuildError> {
+        Ok(self.held.beneath(&self.path)?)
+    }
+
     /// A path that names the held tree itself, whatever was renamed where since
     /// (`/proc/self/fd/<n>`): what is mounted and looked at.
     pub fn tree(&self) -> PathBuf {
@@ -214,6 +222,15 @@ fn container(cfg: &ImageConfig, rootfs: &Path, map: IdMap, seccomp: &Path) -> Co
     {
         c.environment.push(("TERM".to_string(), term));
     }
+    // The reproducible-builds convention: tools in the script (dpkg, pip, gzip -n users)
+    // clamp their own timestamps to it. Only a valid value reaches here (build_in checks it).
+    if let Some(epoch) = std::env::var(crate::pack::SOURCE_DATE_EPOCH)
+        .ok()
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    {
+        c.environment
+            .push((crate::pack::SOURCE_DATE_EPOCH.to_string(), epoch));
+    }
     c
 }
 
@@ -278,11 +295,57 @@ pub fn build(
     let base = held.tree();
     stop.check()?;
     let scratch = Scratch::new(layout, &cfg.base_image_name, &base, &map, report)?;
-    let result = build_in(cfg, &base, &scratch, &map, out_dir, opts, report, stop);
+    let mut log = None;
+    let result = build_in(
+        cfg, &held, &scratch, &map, out_dir, opts, report, stop, &mut log,
+    );
+    // Whatever happened once the log was started, it gets its status line and its name.
+    let result = match log {
+        Some(log) => close_log(log, result, report),
+        None => result,
+    };
     let cleanup = scratch.remove();
     let built = result?;
     cleanup?;
     Ok(built)
+}
+
+/// Ends `log` with the status line of `result` and gives it its name: `<name>.log` after a
+/// success (a `<name>.failed.log` of an earlier build is removed: it is not this image's),
+/// `<name>.failed.log` after a failure.
+fn close_log(
+    log: Log,
+    result: Result<Built, BuildError>,
+    report: &dyn Report,
+) -> Result<Built, BuildError> {
+    match result {
+        Ok(mut built) => {
+            let (dir, name) = (log.dir().to_path_buf(), log.name().to_string());
+            built.log = log
+                .finish(Ending::Succeeded, &succeeded_line(&built.packed))
+                .map_err(|source| BuildError::LogAfterImage {
+                    image: built.packed.path.clone(),
+                    source: Box::new(source),
+                })?;
+            if let Err(e) = crate::tee::remove_failed_log(&dir, &name) {
+                report.step(&format!("warning: {}", chain(&e)));
+            }
+            Ok(built)
+        }
+        Err(err) => {
+            close_failed_log(log, &err, report);
+            Err(err)
+        }
+    }
+}
+
+/// Ends `log` with the status line of `err` as `<name>.failed.log` and says where it is (or
+/// why it could not be written: `err` stays the build's error).
+fn close_failed_log(log: Log, err: &BuildError, report: &dyn Report) {
+    match log.finish(Ending::Failed, &failed_line(err)) {
+        Ok(path) => report.step(&format!("the failed build's log is {}", path.display())),
+        Err(e) => report.step(&chain(&e)),
+    }
 }
 
 /// The download and unpack limits the environment sets (`VR_DOWNLOAD_*`, `VR_UNPACK_*`).
@@ -314,19 +377,26 @@ fn fetch_script(
 #[allow(clippy::too_many_arguments)] // the build's one body, called from build() only
 fn build_in(
     cfg: &ImageConfig,
-    base: &Path,
+    held: &Base,
     scratch: &Scratch,
     map: &IdMap,
     out_dir: &Path,
     opts: &BuildOptions,
     report: &dyn Report,
     stop: Stop,
+    log: &mut Option<Log>,
 ) -> Result<Built, BuildError> {
-    let _ = opts; // --timestamps and --on-error=shell: not yet
+    let base = &held.tree();
+    // Read before the script runs: a wrong value fails the build before it costs anything.
+    let epoch = std::env::var_os(crate::pack::SOURCE_DATE_EPOCH);
+    let source_date_epoch = crate::pack::source_date_epoch(epoch.as_deref())?;
+    let format = opts.format.unwrap_or(cfg.new_image_format);
     let script = fetch_script(cfg, scratch, report, stop)?;
     stop.check()?;
-    let log_path = out_dir.join(format!("{}.log", cfg.new_image_name));
-    let out = out_dir.join(format!("{}.tar.gz", cfg.new_image_name));
+    // From here on the build ends with a log, whatever happens (build() closes it).
+    *log = Some(Log::create(out_dir, &cfg.new_image_name, opts.timestamps)?);
+    let log_path = crate::tee::log_path(out_dir, &cfg.new_image_name, Ending::Succeeded);
+    let out = out_dir.join(format!("{}.{}", cfg.new_image_name, format.extension()));
     let overlay = Overlay::mount(
         &[base.to_path_buf()],
         &scratch.path("upper"),
@@ -347,7 +417,7 @@ fn build_in(
         scratch,
         &rootfs,
         map,
-        Some(&log_path),
+        log.as_mut(),
         (
             &format!("running {}", vr_fetch::redact(&cfg.script_url)),
             launch,
@@ -363,18 +433,41 @@ fn build_in(
     }
     stop.check()?;
     if outcome != Outcome::Exited(0) {
-        return Err(BuildError::ScriptFailed {
+        let failed = BuildError::ScriptFailed {
             script: vr_fetch::redact(&cfg.script_url),
             outcome,
-        });
+        };
+        if opts.shell_on_error {
+            // The log is complete before the shell opens (it may be read meanwhile).
+            if let Some(log) = log.take() {
+                close_failed_log(log, &failed, report);
+            }
+            shell_after_failure(cfg, scratch, &rootfs, map, &script_bytes, report, stop);
+        }
+        return Err(failed);
     }
+    // What LXC made for the container (mount points the base lacked) goes, and folders get
+    // the base's mtimes back: the image is the base plus what the script did.
+    let lxc_config = scratch.path("container.lxc");
+    let lxc_config = fs::read_to_string(&lxc_config).map_err(io_err("read", &lxc_config))?;
+    crate::residue::clear(
+        &tree,
+        &held.beneath()?,
+        &crate::residue::mount_targets(&lxc_config),
+        work,
+    )?;
     report.step(&format!("packing {}", out.display()));
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     let cancel = || stop.signal().is_some();
     let exclude = [PathBuf::from(WORK_IN_ROOTFS)];
-    let packed = match pack_with(&rootfs, &out, &exclude, threads, Some(*map), &cancel) {
+    let pack_opts = PackOptions {
+        unshift: Some(*map),
+        exclude: &exclude,
+        format,
+        source_date_epoch,
+        cancel: &cancel,
+        ..PackOptions::default()
+    };
+    let packed = match pack(&rootfs, &out, &pack_opts) {
         Err(PackError::Cancelled) => {
             let signal = stop.signal().unwrap_or(libc::SIGTERM);
             return Err(Interrupted(signal).into());
@@ -396,7 +489,7 @@ fn build_in(
 }
 
 /// Runs the container on `rootfs` with `command`; with `log`, its output (stdout and stderr
-/// together) streams to our stderr and into the log file; without, stdio is inherited.
+/// together) streams to our stderr and into the log; without, stdio is inherited.
 /// Signals go `to` the container; one that `stop` caught before the start (or in another
 /// thread) is forwarded too.
 #[allow(clippy::too_many_arguments)] // one private helper of the two flows
@@ -405,7 +498,7 @@ fn run_container(
     scratch: &Scratch,
     rootfs: &Path,
     map: &IdMap,
-    log: Option<&Path>,
+    log: Option<&mut Log>,
     (what, command): (&str, Vec<String>),
     report: &dyn Report,
     to: ForwardTo,
@@ -429,10 +522,11 @@ fn run_container(
     let mut cmd = exec.command();
     let marker = vr_lxc::StartMarker::new(scratch.path("started"));
     marker.arm(&mut cmd);
-    let tee = match log {
+    let tee = match log.as_deref() {
         Some(log) => {
-            let tee = Tee::create(log).map_err(io_err("create the log", log))?;
-            let (out, err) = tee.child_stdio().map_err(io_err("make a pipe for", log))?;
+            let pipe = |e| io_err("make a pipe for the log", &log.path())(e);
+            let tee = Tee::new(log).map_err(pipe)?;
+            let (out, err) = tee.child_stdio().map_err(pipe)?;
             cmd.stdin(Stdio::null()).stdout(out).stderr(err);
             Some(tee)
         }
@@ -448,15 +542,14 @@ fn run_container(
     let copier = tee.map(|t| t.start());
     let caught = || stop.signal().and_then(|s| Signal::try_from(s).ok());
     let ended = fg.wait_ended(&RealSys, to, &caught);
-    let copied = copier.map(|c| c.finish());
+    let copied = match (copier, log) {
+        (Some(copier), Some(log)) => copier
+            .finish(log)
+            .map_err(|e| io_err("write the log", &log.path())(e)),
+        _ => Ok(()),
+    };
     let ended = ended?;
-    if let (Some(Err(source)), Some(log)) = (copied, log) {
-        return Err(BuildError::Io {
-            action: "write the log",
-            path: log.to_path_buf(),
-            source,
-        });
-    }
+    copied?;
     // lxc-execute exits 1 both for a script's `exit 1` and when LXC cannot start at all.
     if let (Outcome::Exited(code), None) = (ended.outcome, ended.forwarded) {
         if code != 0 && vr_lxc::reports_start(&text) && !marker.started() {
@@ -467,6 +560,67 @@ fn run_container(
         }
     }
     Ok(ended)
+}
+
+/// The interactive shell of the tree at `rootfs`: `/bin/bash`, or `/bin/sh` when it has none.
+fn shell_program(rootfs: &Path) -> Result<&'static str, BuildError> {
+    let has_bash = Beneath::open(rootfs)?
+        .entry_kind(Path::new("bin/bash"))?
+        .is_some();
+    Ok(if has_bash { "/bin/bash" } else { "/bin/sh" })
+}
+
+/// `--on-error=shell`: after the script failed, an interactive shell in its container as it
+/// left it (the same overlay, `env`, user namespace), with the script back at
+/// `/.vimage/provision`, when stdin is a terminal; otherwise one line saying why not. Signals
+/// are the shell's, as for `vimage shell`. What goes wrong here is said and does not change
+/// how the build ends: with the script's status.
+fn shell_after_failure(
+    cfg: &ImageConfig,
+    scratch: &Scratch,
+    rootfs: &Path,
+    map: &IdMap,
+    script: &[u8],
+    report: &dyn Report,
+    stop: Stop,
+) {
+    if !std::io::stdin().is_terminal() {
+        report.step(
+            "--on-error=shell: no terminal is attached (stdin is not a tty), so no shell is opened",
+        );
+        return;
+    }
+    let opened = (|| {
+        write_work(rootfs, cfg, map, Some(script))?;
+        let sh = shell_program(rootfs)?;
+        report.step(&format!(
+            "the script failed: a shell in its container, as it left it ({WORK_IN}/provision is \
+             the script; image.yaml's env is set); nothing is packed, exit the shell to end the \
+             build"
+        ));
+        let launch = format!(". {WORK_IN}/env.sh && exec {sh}");
+        run_container(
+            cfg,
+            scratch,
+            rootfs,
+            map,
+            None,
+            (
+                &format!("opening the shell {sh}"),
+                vec!["/bin/sh".to_string(), "-c".to_string(), launch],
+            ),
+            report,
+            ForwardTo::Container,
+            stop,
+        )
+    })();
+    match opened {
+        Ok(ended) => report.step(&format!(
+            "the shell exited {}; the build fails with the script's status",
+            ended.outcome.code()
+        )),
+        Err(e) => report.step(&format!("cannot open the shell: {}", chain(&e))),
+    }
 }
 
 /// Runs `vimage shell`: the build's container with an interactive shell; nothing is kept.
@@ -491,10 +645,7 @@ pub fn shell(
             &scratch.path("rootfs"),
         )?;
         let rootfs = overlay.path().to_path_buf();
-        let has_bash = Beneath::open(&rootfs)?
-            .entry_kind(Path::new("bin/bash"))?
-            .is_some();
-        let sh = if has_bash { "/bin/bash" } else { "/bin/sh" };
+        let sh = shell_program(&rootfs)?;
         // The build's environment: image.yaml's `env` exported exactly as for the script
         // (then its file goes; the shell's changes are thrown away anyway).
         write_work(&rootfs, cfg, &map, None)?;

@@ -54,6 +54,15 @@ pub enum BuildError {
         #[source]
         source: io::Error,
     },
+    /// The image was written, but its log could not be put beside it.
+    #[error("the image {} was written, but not its log", image.display())]
+    LogAfterImage {
+        /// The tarball.
+        image: PathBuf,
+        /// Why the log failed.
+        #[source]
+        source: Box<BuildError>,
+    },
     /// A signal asked the build to stop (whatever the script did with it): the container was
     /// ended and everything was cleaned up.
     #[error("{0}; no image was written")]
@@ -116,4 +125,16 @@ pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error
         path,
         source,
     }
+}
+
+/// `err` and its causes, `: `-separated, on one line (as the binary prints errors).
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }

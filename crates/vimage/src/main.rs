@@ -6,7 +6,7 @@ use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 use vimage::build::{self, BuildError, Report};
-use vimage::cli::{Cli, Command};
+use vimage::cli::{Cli, Command, OnError};
 use vr_proc::{ImageConfig, Layout};
 use vr_stop::{Exit, Stop};
 
@@ -54,7 +54,12 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     // stops, cleans up and ends with 128+N (a second signal kills vimage at once).
     let stop = Stop::install().context("cannot install signal handlers")?;
     match cli.command {
-        Command::Build { image_yaml } => {
+        Command::Build {
+            image_yaml,
+            timestamps,
+            on_error,
+            format,
+        } => {
             let cfg = load(&image_yaml)?;
             vimage::ns::private_mount_namespace()?;
             let out_dir = std::env::current_dir().context("cannot read the current directory")?;
@@ -62,7 +67,11 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 &cfg,
                 &layout,
                 &out_dir,
-                &build::BuildOptions::default(),
+                &build::BuildOptions {
+                    timestamps,
+                    shell_on_error: on_error == OnError::Shell,
+                    format: format.map(Into::into),
+                },
                 &report,
                 stop,
             )?;

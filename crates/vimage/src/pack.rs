@@ -1,17 +1,29 @@
-//! Packing a rootfs into a `.tar.gz`: entries in a stable (byte-wise sorted, depth-first)
-//! order, ownership, modes, mtimes, symlinks, hardlinks, FIFOs and device nodes preserved,
-//! paths relative to the root (`./`, `./bin`, ... as `tar -C root .` writes them), compressed
-//! on every core by [`crate::pgz::ParGz`], written to a temp file beside the output, fsynced
-//! and renamed into place. The same tree gives the same bytes.
+//! Packing a rootfs into an image tarball (`.tar.gz` or `.tar.zst`): entries byte for byte as
+//! GNU tar writes `tar --sort=name --numeric-owner -C root -cf - .` (names `./`, `./bin/`,
+//! `./bin/sh`, see `walk.rs`), ownership, modes, mtimes, symlinks, hardlinks, FIFOs,
+//! device nodes and the xattrs vr carries (PAX records, as `tar --xattrs --acls` writes them)
+//! preserved, compressed on every core ([`crate::pgz`], [`crate::zst`]), written to a temp file
+//! beside the output, fsynced and renamed into place.
+//!
+//! The same tree gives the same bytes, whatever the number of threads; with a
+//! `SOURCE_DATE_EPOCH` ([`PackOptions::source_date_epoch`]) no mtime is later than it, so two
+//! builds that make the same files make the same tarball.
 
 use crate::pgz::ParGz;
-use std::collections::HashMap;
-use std::ffi::OsString;
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+pub use vr_proc::ImageFormat;
+
+/// The gzip level: gzip's and pigz's default (libdeflate's 6 is about 1 % smaller than
+/// zlib's, see [`crate::pgz`]).
+pub const GZIP_LEVEL: u32 = 6;
+
+/// The environment variable that clamps the mtimes of a build's tarball (read by vimage).
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 
 /// Why a rootfs could not be packed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +49,12 @@ pub enum PackError {
         #[source]
         source: io::Error,
     },
+    /// `SOURCE_DATE_EPOCH` is set to something else than a number of seconds.
+    #[error("SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC (like 1700000000), not {value:?}")]
+    SourceDateEpoch {
+        /// What it was set to.
+        value: String,
+    },
 }
 
 /// What was written.
@@ -52,16 +70,57 @@ pub struct Packed {
     pub size: u64,
 }
 
-/// Packs the tree at `root` into `out` (a `.tar.gz`), leaving out the paths in `exclude`
-/// (relative to `root`). Uses `threads` compression threads. On error nothing is left at
-/// `out` or beside it.
-pub fn pack(
-    root: &Path,
-    out: &Path,
-    exclude: &[PathBuf],
-    threads: usize,
-) -> Result<Packed, PackError> {
-    pack_with(root, out, exclude, threads, None, &|| false)
+/// How [`pack`] packs.
+pub struct PackOptions<'a> {
+    /// Compression threads (at least one is used). The bytes do not depend on it.
+    pub threads: usize,
+    /// The user namespace whose host ids the tree's owners are: they are written as the
+    /// container saw them (see [`unshifted`]), so a published image says uid 0, never 100000.
+    pub unshift: Option<vr_lxc::IdMap>,
+    /// Paths relative to the root that are left out (with everything under them).
+    pub exclude: &'a [PathBuf],
+    /// gzip or zstd.
+    pub format: ImageFormat,
+    /// No mtime in the tarball is later than this (seconds since 1970): the
+    /// `SOURCE_DATE_EPOCH` convention of reproducible builds (GNU tar's `--clamp-mtime`).
+    pub source_date_epoch: Option<u64>,
+    /// Asked before each entry, as a file's bytes are read and before the rename: when it
+    /// says true, packing stops with [`PackError::Cancelled`] and nothing is left behind.
+    pub cancel: &'a dyn Fn() -> bool,
+}
+
+fn never() -> bool {
+    false
+}
+
+impl Default for PackOptions<'_> {
+    /// Every core, gzip, nothing excluded, owners as they are, mtimes as they are.
+    fn default() -> Self {
+        PackOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            unshift: None,
+            exclude: &[],
+            format: ImageFormat::default(),
+            source_date_epoch: None,
+            cancel: &never,
+        }
+    }
+}
+
+/// Reads `SOURCE_DATE_EPOCH`'s value: `None` when unset, the seconds when it is a
+/// non-negative integer (ASCII digits only), an error naming the variable otherwise (an empty
+/// value too: a build that asked for reproducible bytes must not quietly get others).
+pub fn source_date_epoch(value: Option<&OsStr>) -> Result<Option<u64>, PackError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default();
+    match text.parse::<u64>() {
+        Ok(secs) if text.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(secs)),
+        _ => Err(PackError::SourceDateEpoch {
+            value: value.to_string_lossy().into_owned(),
+        }),
+    }
 }
 
 /// The owner a file of a user-namespaced tree gets in the tarball: its id as the container
@@ -77,19 +136,66 @@ pub fn unshifted(host_id: u32, base: u32, count: u32) -> u32 {
 /// The id a user namespace shows for an unmapped host id.
 pub const OVERFLOW_ID: u32 = 65_534;
 
-/// [`pack`], asking `cancel` before each entry, as a file's bytes are read and before the
-/// rename: when it says true, packing stops with
-/// [`PackError::Cancelled`] and nothing is left at `out` or beside it. With `unshift`, the
-/// tree's owners are host ids of that user namespace and are written as the container saw
-/// them (see [`unshifted`]): a published image says uid 0, never 100000.
-pub fn pack_with(
-    root: &Path,
-    out: &Path,
-    exclude: &[PathBuf],
-    threads: usize,
-    unshift: Option<vr_lxc::IdMap>,
-    cancel: &dyn Fn() -> bool,
-) -> Result<Packed, PackError> {
+/// GNU tar's record (its default blocking factor of 20 blocks of 512 bytes).
+const RECORD: u64 = 20 * 512;
+
+/// A writer that counts the bytes it passes on.
+struct Counted<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The compressor of the chosen format, over the hashing file writer.
+enum Compressor<W: Write + Send + 'static> {
+    Gzip(ParGz<W>),
+    Zstd(crate::zst::ZstWriter<W>),
+}
+
+impl<W: Write + Send + 'static> Compressor<W> {
+    fn new(out: W, format: ImageFormat, threads: usize) -> io::Result<Self> {
+        Ok(match format {
+            ImageFormat::Gzip => Compressor::Gzip(ParGz::new(out, threads, GZIP_LEVEL)?),
+            ImageFormat::Zstd => Compressor::Zstd(crate::zst::ZstWriter::new(out, threads)?),
+        })
+    }
+
+    fn finish(self) -> io::Result<W> {
+        match self {
+            Compressor::Gzip(gz) => gz.finish(),
+            Compressor::Zstd(zst) => zst.finish(),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Write for Compressor<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Compressor::Gzip(gz) => gz.write(buf),
+            Compressor::Zstd(zst) => zst.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Compressor::Gzip(gz) => gz.flush(),
+            Compressor::Zstd(zst) => zst.flush(),
+        }
+    }
+}
+
+/// Packs the tree at `root` into `out` as `opts` say. On error (and when cancelled) nothing
+/// is left at `out` or beside it.
+pub fn pack(root: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, PackError> {
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -100,7 +206,7 @@ pub fn pack_with(
     };
     let tmp = tempfile::Builder::new()
         .prefix(".vimage-")
-        .suffix(".tar.gz.part")
+        .suffix(&format!(".{}.part", opts.format.extension()))
         .tempfile_in(dir)
         .map_err(werr)?;
     let file = tmp.as_file().try_clone().map_err(werr)?;
@@ -110,24 +216,28 @@ pub fn pack_with(
         sha256: sha2::Sha256::default(),
         size: 0,
     };
-    let gz = ParGz::new(hashing, threads, 6).map_err(werr)?;
-    let mut builder = tar::Builder::new(gz);
-    builder.follow_symlinks(false);
-    let mut walker = Walker {
-        builder: &mut builder,
-        links: HashMap::new(),
-        exclude,
-        root,
-        unshift,
-        cancel,
-    };
-    walker.entry(root, Path::new(""))?;
-    let gz = builder.into_inner().map_err(werr)?;
+    let compressor = Compressor::new(hashing, opts.format, opts.threads).map_err(werr)?;
+    // The archive reaches the compressor in 1 MiB writes, not in tar's 512-byte headers and
+    // 8 KiB reads: each write into zstd's multithreaded stream takes its locks.
+    let mut builder = tar::Builder::new(Counted {
+        inner: BufWriter::with_capacity(1 << 20, compressor),
+        written: 0,
+    });
+    crate::walk::walk(&mut builder, root, out, opts)?;
+    // The end (two zero blocks), then zeros to a whole record as GNU tar pads: the archive
+    // inside is byte for byte what `tar --sort=name --numeric-owner -cf` writes.
+    let mut counted = builder.into_inner().map_err(werr)?;
+    let pad = (RECORD - counted.written % RECORD) % RECORD;
+    io::copy(&mut io::repeat(0).take(pad), &mut counted).map_err(werr)?;
+    let compressor = counted
+        .inner
+        .into_inner()
+        .map_err(|e| werr(e.into_error()))?;
     // A cancel while the last entry was written: asked once more before anything is kept.
-    if cancel() {
+    if (opts.cancel)() {
         return Err(PackError::Cancelled);
     }
-    let hashing = gz.finish().map_err(werr)?;
+    let hashing = compressor.finish().map_err(werr)?;
     let (md5, size) = (format!("{:x}", hashing.md5.compute()), hashing.size);
     let sha256: String = sha2::Digest::finalize(hashing.sha256)
         .iter()
@@ -194,22 +304,6 @@ fn sidecar(
     Ok((tmp, path))
 }
 
-/// A reader that fails once `cancel` says so (the error becomes [`PackError::Cancelled`]).
-struct Cancellable<'a, R> {
-    inner: R,
-    cancel: &'a dyn Fn() -> bool,
-}
-
-impl<R: io::Read> io::Read for Cancellable<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if (self.cancel)() {
-            // Not ErrorKind::Interrupted: io::copy would retry it.
-            return Err(io::Error::other("packing was cancelled"));
-        }
-        self.inner.read(buf)
-    }
-}
-
 struct HashingWriter<W: Write> {
     inner: W,
     md5: md5::Context,
@@ -227,133 +321,6 @@ impl<W: Write> Write for HashingWriter<W> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-struct Walker<'a, W: Write> {
-    builder: &'a mut tar::Builder<W>,
-    /// (dev, ino) of files with several links -> the archive name first written. Names are
-    /// relative to the root without a `./` prefix; the root itself is written as `./`.
-    links: HashMap<(u64, u64), PathBuf>,
-    exclude: &'a [PathBuf],
-    root: &'a Path,
-    unshift: Option<vr_lxc::IdMap>,
-    cancel: &'a dyn Fn() -> bool,
-}
-
-impl<W: Write> Walker<'_, W> {
-    fn entry(&mut self, path: &Path, name: &Path) -> Result<(), PackError> {
-        if (self.cancel)() {
-            return Err(PackError::Cancelled);
-        }
-        let rerr = |source| PackError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let werr = |source| PackError::Write {
-            path: PathBuf::from("archive"),
-            source,
-        };
-        let meta = fs::symlink_metadata(path).map_err(rerr)?;
-        let ft = meta.file_type();
-        let mut header = tar::Header::new_gnu();
-        header.set_mode(meta.mode() & 0o7777);
-        let (uid, gid) = match self.unshift {
-            Some(m) => (
-                unshifted(meta.uid(), m.host_uid, m.count),
-                unshifted(meta.gid(), m.host_gid, m.count),
-            ),
-            None => (meta.uid(), meta.gid()),
-        };
-        header.set_uid(u64::from(uid));
-        header.set_gid(u64::from(gid));
-        header.set_mtime(meta.mtime().max(0) as u64);
-        header.set_size(0);
-        if ft.is_dir() {
-            header.set_entry_type(tar::EntryType::Directory);
-            let dir_name = if name.as_os_str().is_empty() {
-                Path::new("./")
-            } else {
-                name
-            };
-            self.builder
-                .append_data(&mut header, dir_name, io::empty())
-                .map_err(werr)?;
-            let mut children: Vec<OsString> = fs::read_dir(path)
-                .map_err(rerr)?
-                .map(|e| e.map(|e| e.file_name()))
-                .collect::<Result<_, _>>()
-                .map_err(rerr)?;
-            children.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-            for child in children {
-                let rel = name.join(&child);
-                if self.exclude.contains(&rel) {
-                    continue;
-                }
-                self.entry(&self.root.join(&rel), &rel)?;
-            }
-            return Ok(());
-        }
-        if meta.nlink() > 1 {
-            let key = (meta.dev(), meta.ino());
-            if let Some(first) = self.links.get(&key) {
-                header.set_entry_type(tar::EntryType::Link);
-                let first = first.clone();
-                return self
-                    .builder
-                    .append_link(&mut header, name, &first)
-                    .map_err(werr);
-            }
-            self.links.insert(key, name.to_path_buf());
-        }
-        if ft.is_file() {
-            header.set_entry_type(tar::EntryType::Regular);
-            header.set_size(meta.len());
-            let file = File::open(path).map_err(rerr)?;
-            // A file that changes size while being read would corrupt the archive; tar's
-            // append_data reads exactly `size` bytes and fails on a short read. A large file
-            // takes seconds: the cancel is asked as it is read too.
-            let cancel = self.cancel;
-            let reader = Cancellable {
-                inner: file,
-                cancel,
-            };
-            self.builder
-                .append_data(&mut header, name, reader)
-                .map_err(|e| {
-                    if cancel() {
-                        PackError::Cancelled
-                    } else {
-                        werr(e)
-                    }
-                })
-        } else if ft.is_symlink() {
-            header.set_entry_type(tar::EntryType::Symlink);
-            let target = fs::read_link(path).map_err(rerr)?;
-            self.builder
-                .append_link(&mut header, name, &target)
-                .map_err(werr)
-        } else if ft.is_char_device() || ft.is_block_device() {
-            header.set_entry_type(if ft.is_char_device() {
-                tar::EntryType::Char
-            } else {
-                tar::EntryType::Block
-            });
-            let rdev = meta.rdev();
-            header.set_device_major(libc::major(rdev)).map_err(werr)?;
-            header.set_device_minor(libc::minor(rdev)).map_err(werr)?;
-            self.builder
-                .append_data(&mut header, name, io::empty())
-                .map_err(werr)
-        } else if ft.is_fifo() {
-            header.set_entry_type(tar::EntryType::Fifo);
-            self.builder
-                .append_data(&mut header, name, io::empty())
-                .map_err(werr)
-        } else {
-            // Sockets cannot be archived (GNU tar skips them too).
-            Ok(())
-        }
     }
 }
 

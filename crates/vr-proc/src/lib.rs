@@ -34,7 +34,7 @@ mod script_tests;
 mod settings_tests;
 
 pub use error::{Error, Result};
-pub use image_config::ImageConfig;
+pub use image_config::{ImageConfig, ImageFormat};
 pub use layout::{Layout, ProcPaths, DEFAULT_ROOT};
 pub use names::{check_name, name_problem, url_basename};
 pub use proc_config::{mem_size_bytes, ProcConfig, SetupKeys, Volume, DEFAULT_PIDS_LIMIT};

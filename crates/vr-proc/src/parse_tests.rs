@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::{Error, ImageConfig, ProcConfig, Volume};
+use crate::{Error, ImageConfig, ImageFormat, ProcConfig, Volume};
 
 const FULL: &str = r#"# written by Velociraptor
 app_name: my_app
@@ -347,6 +347,7 @@ fn image_yaml() {
             base_image_md5: Some("abc".into()),
             base_image_sha256: None,
             new_image_md5: None,
+            new_image_format: ImageFormat::Gzip,
             env: [("DEBIAN_FRONTEND", "noninteractive"), ("N", "3")]
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -364,6 +365,10 @@ fn image_yaml() {
         (IMAGE.replace("base_image_name: base", "base_image_name: [a]"), "img.yaml line 2: key `base_image_name`: invalid type: sequence, expected a string"),
         (format!("{IMAGE}env:\n  'X Y': 1\n"), "img.yaml line 6: key `env`: \"X Y\" is not a valid variable name (letters, digits and _, not starting with a digit)"),
         (format!("{IMAGE}env:\n  X: {{a: 1}}\n"), "img.yaml line 6: key `env.X`: invalid type: map, expected a string"),
+        (format!("{IMAGE}new_image_format: bz2\n"), "img.yaml line 5: key `new_image_format`: expected one of gz, zst, got \"bz2\""),
+        (format!("{IMAGE}new_image_format: GZ\n"), "img.yaml line 5: key `new_image_format`: expected one of gz, zst, got \"GZ\""),
+        (format!("{IMAGE}new_image_format: 7\n"), "img.yaml line 5: key `new_image_format`: expected one of gz, zst, got 7"),
+        (format!("{IMAGE}new_image_format: [gz]\n"), "img.yaml line 5: key `new_image_format`: invalid type: sequence, expected one of gz, zst"),
     ];
     for (text, want) in cases {
         let got = ImageConfig::parse(path, &text).unwrap_err().to_string();
@@ -374,6 +379,34 @@ fn image_yaml() {
     assert!(matches!(ImageConfig::load(&file), Err(Error::Read { .. })));
     std::fs::write(&file, IMAGE).unwrap();
     assert_eq!(ImageConfig::load(&file).unwrap().new_image_name, "new");
+}
+
+#[test]
+fn new_image_format_is_gz_unless_it_says_zst() {
+    let path = Path::new("img.yaml");
+    let cases = [
+        ("", ImageFormat::Gzip),
+        ("new_image_format: gz\n", ImageFormat::Gzip),
+        ("new_image_format: zst\n", ImageFormat::Zstd),
+        ("new_image_format: 'zst'\n", ImageFormat::Zstd),
+        ("new_image_format:\n", ImageFormat::Gzip),
+    ];
+    for (extra, want) in cases {
+        let img = ImageConfig::parse(path, &format!("{IMAGE}{extra}")).unwrap();
+        assert_eq!(img.new_image_format, want, "{extra:?}");
+    }
+    for format in ImageFormat::ALL {
+        assert_eq!(ImageFormat::from_name(format.name()), Some(format));
+        assert!(format.extension().ends_with(format.name()));
+    }
+    assert_eq!(ImageFormat::from_name("tar.gz"), None);
+    assert!(ImageConfig::keys().contains(&"new_image_format"));
+    let typo = ImageConfig::parse(path, &format!("{IMAGE}new_image_fromat: zst\n")).unwrap();
+    assert_eq!(
+        typo.warnings,
+        ["img.yaml: unknown key new_image_fromat, did you mean new_image_format?"]
+    );
+    assert_eq!(typo.new_image_format, ImageFormat::Gzip);
 }
 
 #[test]

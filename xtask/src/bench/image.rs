@@ -1,29 +1,33 @@
-//! `cargo xtask bench image`: what `vimage build` costs on a base of at least 200 MB (busybox
+//! `cargo xtask bench image`: what `vimage build` costs on a base of about 280 MB (busybox
 //! plus part of the host's /usr/lib/x86_64-linux-gnu) with a one-line script.
 //!
 //! - Start to the script's first line with the base cached, against a bare `lxc-execute` of a
 //!   minimal config on the same unpacked base running `echo`: both timed from spawn until their
 //!   first line of output appears; medians of [`LATENCY_REPS`] builds in a row and of
 //!   [`BARE_REPS`] lxc-executes after an untimed one.
-//! - The whole build (its cost is packing) against `tar -czf` of the same tree.
-//! - Writing the tarball with vimage's packer (the `vpack` example) against `tar -czf` and
-//!   Python's `tarfile` 'w:gz' (how the original vr.imager wrote it); sizes; vpack's peak RSS.
+//! - The whole build (its cost is packing) against `tar -cf - | pigz -6` of the same tree.
+//! - Writing the tarball with vimage's packer (the `vpack` example), gzip against
+//!   `tar -cf - | pigz -6` and zstd against `tar -cf - | zstd -3 -T<cores>`, time and size, and
+//!   against Python's `tarfile` 'w:gz' (how the original vr.imager wrote it); vpack's peak RSS
+//!   (see [`pack`]).
 //!
 //! Timed figures are measured with every file on a tmpfs and again on the root disk (ext4 with
 //! `discard`), and labelled so. Everything made is removed afterwards, on error too (a tmpfs is
 //! unmounted). Needs root and LXC.
 
 mod marker;
-mod tree;
+mod pack;
+// `bench fetch` unpacks the same base.
+pub(super) mod tree;
 
-use super::support::{self, is_tmpfs, unique, Scratch};
+use super::support::{is_tmpfs, unique, Scratch};
 use super::Report;
-use crate::util::{self, measure, median, run};
+use crate::util::{self, median, run};
 use anyhow::{bail, Context, Result};
 use marker::{time_to_marker, Watch};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// The line the provisioning script prints first.
@@ -32,10 +36,6 @@ const MARKER: &str = "vimage-bench-first-line";
 const LATENCY_REPS: usize = 5;
 /// Timed runs of the bare lxc-execute per place (a few ms each).
 const BARE_REPS: usize = 11;
-/// Runs of vpack and `tar -czf` per place; Python's tarfile (about 4x slower) runs once.
-const PACK_REPS: usize = 3;
-const PYTHON_TARFILE: &str = "import tarfile,sys; t=tarfile.open(sys.argv[2],'w:gz'); \
-                              t.add(sys.argv[1], arcname='.'); t.close()";
 
 /// Where a set of timed figures was taken.
 struct Place<'a> {
@@ -74,7 +74,7 @@ pub fn bench(report: &mut Report) -> Result<()> {
         mb(tree_bytes),
         format!("tar -czf {}", mb(base_bytes)),
         None,
-        ">= 200 MB",
+        ">= 280 MB",
     );
     let places = [
         Place {
@@ -89,18 +89,25 @@ pub fn bench(report: &mut Report) -> Result<()> {
     let mut first = None;
     for place in places {
         let built = latency(&place, &base, &tools, report)?;
-        let packed = packing(&place, &built.contents, &tools, report)?;
+        let packed = pack::packing(&place, &built.contents, &tools, report)?;
         report.time(
             &format!("vimage build, whole, trivial script ({})", place.label),
             built.whole,
-            "tar -czf",
-            packed.tar,
+            "tar|pigz -6 +fsync",
+            packed.pigz,
             "-",
         );
-        first.get_or_insert((built.out_bytes, packed));
+        first.get_or_insert((built.out_bytes, packed, place.label));
     }
-    if let Some((out_bytes, packed)) = first {
-        sizes_and_memory(report, out_bytes, base_bytes, &packed);
+    if let Some((out_bytes, packed, label)) = first {
+        pack::sizes_and_memory(report, &packed, label);
+        report.figure(
+            "tarball size: vimage build output vs the base",
+            mb(out_bytes),
+            format!("tar -czf {}", mb(base_bytes)),
+            Some(out_bytes as f64 / base_bytes.max(1) as f64),
+            "0.97-1.02",
+        );
     }
     Ok(())
 }
@@ -109,7 +116,7 @@ pub fn bench(report: &mut Report) -> Result<()> {
 fn build_tools() -> Result<Tools> {
     util::ensure_tools(util::RUNTIME_TOOLS)?;
     util::ensure_subids()?;
-    util::ensure_tools(&[("python3", "python3"), ("tar", "tar")])?;
+    pack::ensure_tools()?;
     util::build_bins(true)?;
     run(util::cargo().args(["build", "--release", "-p", "vimage", "--example", "vpack"]))?;
     let release = util::target_dir().join("release");
@@ -117,33 +124,6 @@ fn build_tools() -> Result<Tools> {
         vimage: release.join("vimage"),
         vpack: release.join("examples/vpack"),
     })
-}
-
-/// Rows for the tarball sizes (the same wherever written) and vpack's memory (on the tmpfs).
-fn sizes_and_memory(report: &mut Report, out_bytes: u64, base_bytes: u64, p: &Packed) {
-    report.figure(
-        "tarball size: vpack vs tar -czf, same tree",
-        mb(p.vpack_bytes),
-        format!("tar -czf {}", mb(p.tar_bytes)),
-        Some(p.vpack_bytes as f64 / p.tar_bytes.max(1) as f64),
-        "0.98-1.02",
-    );
-    report.figure(
-        "tarball size: vimage build output vs the base",
-        mb(out_bytes),
-        format!("tar -czf {}", mb(base_bytes)),
-        Some(out_bytes as f64 / base_bytes.max(1) as f64),
-        "0.98-1.02",
-    );
-    for (name, base_rss) in [("tar+gzip", p.tar_rss), ("python tarfile", p.python_rss)] {
-        report.figure(
-            &format!("vpack peak RSS vs {name} (tmpfs)"),
-            format!("{} MiB", p.vpack_rss / 1024),
-            format!("{name} {} MiB", base_rss / 1024),
-            Some(p.vpack_rss as f64 / base_rss.max(1) as f64),
-            "-",
-        );
-    }
 }
 
 /// What the `vimage build` runs left behind.
@@ -236,89 +216,6 @@ fn latency(place: &Place, base: &Path, tools: &Tools, report: &mut Report) -> Re
         contents,
         whole: median(&mut whole),
         out_bytes: size(&work.join("bench-out.tar.gz"))?,
-    })
-}
-
-/// Medians, sizes and peak RSS (KiB) of the tarball writers.
-struct Packed {
-    tar: Duration,
-    vpack_bytes: u64,
-    tar_bytes: u64,
-    vpack_rss: u64,
-    tar_rss: u64,
-    python_rss: u64,
-}
-
-/// Packs `tree` with vpack, `tar -czf` and Python's tarfile, interleaved, into new files of
-/// `place` (never deleting one before the next write: on a `discard` disk that would slow it).
-fn packing(place: &Place, tree: &Path, tools: &Tools, report: &mut Report) -> Result<Packed> {
-    let out = place.dir.join("out");
-    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let (mut vpack, mut tar) = (Vec::new(), Vec::new());
-    let (mut vpack_rss, mut tar_rss) = (0, 0);
-    let mut python = None;
-    for i in 0..PACK_REPS {
-        eprintln!(
-            "bench image ({}): packing {}/{PACK_REPS}",
-            place.label,
-            i + 1
-        );
-        // Every writer starts with no dirty data of another one waiting to be written back
-        // (vpack fsyncs its output; tar and Python leave it to the page cache).
-        support::sync();
-        let (t, rss) = measure(
-            Command::new(&tools.vpack)
-                .arg(tree)
-                .arg(out.join(format!("vpack-{i}.tar.gz")))
-                .stdout(Stdio::null()),
-        )?;
-        vpack.push(t);
-        vpack_rss = vpack_rss.max(rss);
-        support::sync();
-        // wait4 counts tar's gzip child too: the peak is the larger of the two.
-        let (t, rss) = measure(
-            Command::new("tar")
-                .arg("-czf")
-                .arg(out.join(format!("tar-{i}.tar.gz")))
-                .arg("-C")
-                .arg(tree)
-                .arg("."),
-        )?;
-        tar.push(t);
-        tar_rss = tar_rss.max(rss);
-        if python.is_none() {
-            support::sync();
-            python = Some(measure(
-                Command::new("python3")
-                    .args(["-c", PYTHON_TARFILE])
-                    .arg(tree)
-                    .arg(out.join("python.tar.gz")),
-            )?);
-        }
-    }
-    let (vpack, tar) = (median(&mut vpack), median(&mut tar));
-    let (python, python_rss) = python.context("python tarfile did not run")?;
-    report.time(
-        &format!("write tarball: vpack vs tar -czf ({})", place.label),
-        vpack,
-        "tar -czf",
-        tar,
-        "<= 0.6",
-    );
-    report.time(
-        &format!("write tarball: vpack vs python tarfile ({})", place.label),
-        vpack,
-        "python w:gz",
-        python,
-        "-",
-    );
-    Ok(Packed {
-        tar,
-        vpack_bytes: size(&out.join("vpack-0.tar.gz"))?,
-        tar_bytes: size(&out.join("tar-0.tar.gz"))?,
-        vpack_rss,
-        tar_rss,
-        python_rss,
     })
 }
 

@@ -7,12 +7,13 @@ use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use vr_tests::stderr;
 
-/// What `tar -tvzf --numeric-owner` says of `name` in `tarball`: `uid/gid`.
+/// What `tar -tvzf --numeric-owner` says of `name` (relative to the root) in `tarball`,
+/// whose names are `./name`: `uid/gid`.
 fn owner_in(tarball: &std::path::Path, name: &str) -> String {
     let out = Command::new("tar")
         .args(["--numeric-owner", "-tvzf"])
         .arg(tarball)
-        .arg(name)
+        .arg(format!("./{name}"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

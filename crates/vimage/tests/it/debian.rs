@@ -36,7 +36,7 @@ fn a_debian_base_builds_with_apt_get_install() {
     let line = |name: &str| {
         listing
             .lines()
-            .find(|l| l.ends_with(&format!(" {name}")))
+            .find(|l| l.ends_with(&format!(" ./{name}")))
             .unwrap_or_else(|| panic!("{name} is not in the image"))
             .to_string()
     };
@@ -49,7 +49,28 @@ fn a_debian_base_builds_with_apt_get_install() {
     // The base's setuid tools keep their bit and owner.
     let su = line("usr/bin/su");
     assert!(su.starts_with("-rwsr-xr-x 0/0 "), "{su}");
-    // setcap worked inside the namespace (packing the capability itself is issue 11's).
+    // setcap worked inside the namespace...
     let caps = crate::file_in(&w.out().join("bookworm-ping.tar.gz"), "ping-caps");
     assert!(caps.contains("cap_net_raw"), "getcap said {caps:?}");
+    // ... and the image carries the capability (a PAX record), as GNU tar restores it.
+    let back = w.tmp.path().join("back");
+    std::fs::create_dir(&back).unwrap();
+    let st = Command::new("tar")
+        .args(["--xattrs", "--xattrs-include=*", "-xpzf"])
+        .arg(w.out().join("bookworm-ping.tar.gz"))
+        .arg("-C")
+        .arg(&back)
+        .arg("./usr/bin/ping")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let getcap = Command::new("getcap")
+        .arg(back.join("usr/bin/ping"))
+        .output()
+        .unwrap();
+    let getcap = String::from_utf8_lossy(&getcap.stdout);
+    assert!(
+        getcap.trim_end().ends_with("cap_net_raw=ep"),
+        "getcap of the unpacked image: {getcap:?}"
+    );
 }

@@ -35,7 +35,7 @@ fn failing_script_reports_its_status_keeps_the_log_and_writes_nothing() {
     let yaml = w.image_yaml("bad", &script, "");
     let o = w.vimage(&["build", yaml.to_str().unwrap()]);
     assert_failed_cleanly(&w, &o, 3, "failed with exit status 3", "bad");
-    assert!(fs::read_to_string(w.out().join("bad.log"))
+    assert!(fs::read_to_string(w.out().join("bad.failed.log"))
         .unwrap()
         .contains("before failing"));
 }

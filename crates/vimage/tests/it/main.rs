@@ -5,6 +5,10 @@ mod build;
 mod contained;
 mod debian;
 mod errors;
+mod log;
+mod on_error;
+mod repro;
+mod residue;
 mod shell;
 mod signals;
 
@@ -127,12 +131,14 @@ impl World {
     }
 }
 
-/// The content of the file `name` in the gzip tarball `tarball` (empty when it is not there).
+/// The content of the file `name` (relative to the root: `etc/motd`) in the gzip tarball
+/// `tarball`, whose names are `./etc/motd` as GNU tar and vimage write them (empty when it is
+/// not there).
 pub fn file_in(tarball: &Path, name: &str) -> String {
     let out = Command::new("tar")
         .arg("-xzOf")
         .arg(tarball)
-        .arg(name)
+        .arg(format!("./{}", name.trim_start_matches("./")))
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()

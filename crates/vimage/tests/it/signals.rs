@@ -16,14 +16,14 @@ use vr_tests::stdout;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A `vimage build` running in the background, its stderr lines arriving on a channel.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     lines: Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Running {
-    fn start(w: &World, yaml: &Path) -> Running {
+    pub(crate) fn start(w: &World, yaml: &Path) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vimage"))
             .args(["build", yaml.to_str().unwrap()])
             .current_dir(w.out())
@@ -49,7 +49,7 @@ impl Running {
     }
 
     /// Reads stderr until a line contains `needle`.
-    fn wait_for_line(&mut self, needle: &str) {
+    pub(crate) fn wait_for_line(&mut self, needle: &str) {
         let start = Instant::now();
         while start.elapsed() < PATIENCE {
             match self.lines.recv_timeout(Duration::from_millis(100)) {
@@ -67,13 +67,13 @@ impl Running {
         panic!("no line with {needle:?} on stderr: {:#?}", self.seen);
     }
 
-    fn signal(&self, signal: i32) {
+    pub(crate) fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on our own unreaped child.
         assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
     }
 
     /// Waits for the end: its exit code and every stderr line.
-    fn end(mut self) -> (Option<i32>, Vec<String>) {
+    pub(crate) fn end(mut self) -> (Option<i32>, Vec<String>) {
         let status = vr_tests::wait_for(&mut self.child, PATIENCE);
         self.seen.extend(self.lines.iter());
         (status.code(), self.seen)

@@ -18,7 +18,8 @@ mod values;
 
 pub(crate) use values::is_shell_name;
 use values::{
-    EnvVisitor, MemSizeVisitor, PortVisitor, ProcessCountVisitor, TextVisitor, VolumesVisitor,
+    EnvVisitor, MemSizeVisitor, OneOfVisitor, PortVisitor, ProcessCountVisitor, TextVisitor,
+    VolumesVisitor,
 };
 
 /// How a key's value is read.
@@ -38,6 +39,8 @@ pub(crate) enum Kind {
     Settings,
     /// List of `[host_dir, container_dir]`.
     Volumes,
+    /// One of the given words, as a string.
+    OneOf(&'static [&'static str]),
 }
 
 /// A key of a file: how it is written, the field it fills (differs for aliases), its kind.
@@ -308,6 +311,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
             Kind::Env => f.write_str("a map of variable names to values"),
             Kind::Settings => f.write_str("a map"),
             Kind::Volumes => f.write_str("a list of [host_dir, container_dir]"),
+            Kind::OneOf(words) => write!(f, "one of {}", words.join(", ")),
         }
     }
     fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
@@ -328,6 +332,9 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
             Kind::Env => Field::Env(d.deserialize_map(EnvVisitor { key, state })?),
             Kind::Settings => Field::Settings(Mapping::deserialize(d)?),
             Kind::Volumes => Field::Volumes(d.deserialize_seq(VolumesVisitor { key, state })?),
+            Kind::OneOf(words) => {
+                Field::Text(d.deserialize_any(OneOfVisitor { key, state, words })?)
+            }
         };
         Ok(Some(field))
     }

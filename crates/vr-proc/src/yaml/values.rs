@@ -1,5 +1,5 @@
 //! The visitors that read and check one kind of value each (text, port, memory size, process
-//! count, env, volumes). They fail through [`State::fail`] so the key and message travel with the error.
+//! count, env, volumes, one of a list of words). They fail through [`State::fail`] so the key and message travel with the error.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -111,6 +111,48 @@ impl<'de> Visitor<'de> for MemSizeVisitor<'_> {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<String, E> {
         if is_mem_size(v) {
+            Ok(v.to_string())
+        } else {
+            Err(self.bad(format!("{v:?}")))
+        }
+    }
+}
+
+/// One word of a fixed list (`new_image_format: gz | zst`), exactly as listed.
+pub(super) struct OneOfVisitor<'a> {
+    pub(super) key: &'a str,
+    pub(super) state: &'a State,
+    pub(super) words: &'static [&'static str],
+}
+
+impl OneOfVisitor<'_> {
+    fn bad<E: de::Error>(&self, got: String) -> E {
+        self.state.fail(
+            self.key,
+            format!("expected one of {}, got {got}", self.words.join(", ")),
+        )
+    }
+}
+
+impl<'de> Visitor<'de> for OneOfVisitor<'_> {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "one of {}", self.words.join(", "))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<String, E> {
+        Err(self.bad(v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<String, E> {
+        Err(self.bad(v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<String, E> {
+        Err(self.bad(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<String, E> {
+        Err(self.bad(v.to_string()))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<String, E> {
+        if self.words.contains(&v) {
             Ok(v.to_string())
         } else {
             Err(self.bad(format!("{v:?}")))
