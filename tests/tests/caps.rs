@@ -45,14 +45,14 @@ fn capabilities_xattrs_and_acls_go_from_base_to_image_to_proc() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("vr");
-    // The base: busybox, a copy of it as /opt/caps/cat with cap_net_bind_service=ep (set by host root:
+    // The base: busybox, a copy of it as /opt/caps/cat with cap_net_raw=ep, as ping has (set by host root:
     // a version 2 capability), a user xattr and an ACL for uid 1000.
     let tree = tmp.path().join("base-tree");
     vr_tests::busybox_rootfs(&tree).unwrap();
     fs::create_dir_all(tree.join("opt/caps")).unwrap();
     fs::copy(tree.join("bin/busybox"), tree.join("opt/caps/cat")).unwrap();
     run(Command::new("setcap")
-        .arg("cap_net_bind_service+ep")
+        .arg("cap_net_raw+ep")
         .arg(tree.join("opt/caps/cat")));
     fs::write(tree.join("opt/caps/notes"), "notes\n").unwrap();
     run(Command::new("setfattr")
@@ -69,7 +69,7 @@ fn capabilities_xattrs_and_acls_go_from_base_to_image_to_proc() {
         .arg(&tree)
         .arg("."));
 
-    // The build: as nobody, the capped file runs with cap_net_bind_service in the build's container.
+    // The build: as nobody, the capped file runs with cap_net_raw in the build's container.
     let script = tmp.path().join("provision.sh");
     fs::write(
         &script,
@@ -107,14 +107,11 @@ fn capabilities_xattrs_and_acls_go_from_base_to_image_to_proc() {
     run(gnu_tar().arg("-xpzf").arg(&stack).arg("-C").arg(&out));
     assert_eq!(
         fs::read_to_string(out.join("capeff")).unwrap(),
-        "CapEff:\t0000000000000400\n"
+        "CapEff:\t0000000000002000\n"
     );
     // Packed as the container saw it: a plain (v2) capability, as setcap on a host writes it.
     let caps = run(Command::new("getcap").arg(out.join("opt/caps/cat")));
-    assert!(
-        caps.trim_end().ends_with("cap_net_bind_service=ep"),
-        "{caps}"
-    );
+    assert!(caps.trim_end().ends_with("cap_net_raw=ep"), "{caps}");
     let xattr = run(Command::new("getfattr")
         .args(["--only-values", "-n", "user.origin"])
         .arg(out.join("opt/caps/notes")));
@@ -162,7 +159,7 @@ fn capabilities_xattrs_and_acls_go_from_base_to_image_to_proc() {
     let contents = find_contents(&root.join("images/capstack"));
     // A version 3 capability (magic 0x03000001) whose root id is host uid 100000.
     let raw = cap_hex(&contents.join("opt/caps/cat"));
-    assert_eq!(raw, format!("0x0100000300040000{}a0860100", "0".repeat(24)));
+    assert_eq!(raw, format!("0x0100000300200000{}a0860100", "0".repeat(24)));
     let acl = run(Command::new("getfacl")
         .args(["-n", "-p"])
         .arg(contents.join("opt/caps/notes")));

@@ -9,9 +9,12 @@ pub const SECCOMP_PROFILE: &str = include_str!("../../seccomp/vr.seccomp");
 /// The capabilities a container keeps (`lxc.cap.keep`; all others are dropped from the bounding
 /// set). They are capabilities of the container's user namespace, never of the host: enough for
 /// a package manager (chown, file modes, setuid tools, file capabilities), and none of mknod,
-/// net_raw, net_admin, dac_read_search, sys_admin, sys_ptrace. (net_bind_service does not
+/// net_admin, dac_read_search, sys_admin, sys_ptrace. (net_bind_service and net_raw do not
 /// reach the host's network namespace, which the host's user namespace owns: a proc binds
-/// ports from `net.ipv4.ip_unprivileged_port_start` up, 1024 by default.)
+/// ports from `net.ipv4.ip_unprivileged_port_start` up, 1024 by default, and opens no raw or
+/// packet socket. net_raw is kept so that a program with that file capability, `ping`'s, can
+/// start at all: the kernel refuses to run a file whose capabilities the bounding set lacks,
+/// and `ping` then uses ICMP sockets where the host's `net.ipv4.ping_group_range` allows.)
 pub const KEPT_CAPS: &[&str] = &[
     "audit_write",
     "chown",
@@ -20,6 +23,7 @@ pub const KEPT_CAPS: &[&str] = &[
     "fsetid",
     "kill",
     "net_bind_service",
+    "net_raw",
     "setfcap",
     "setgid",
     "setuid",
