@@ -23,9 +23,33 @@ use vr_stop::{Interrupted, Stop};
 /// The folder inside the rootfs that holds the provisioning script and its environment while
 /// it runs (removed before packing, and never packed).
 pub const WORK_IN_ROOTFS: &str = ".vimage";
-/// How the container starts the script: `env` values may hold anything (newlines too), which
-/// LXC's `lxc.environment` cannot carry, so they come from a sourced file of quoted exports.
-const LAUNCH: &str = ". /.vimage/env.sh && exec /.vimage/provision";
+/// The provisioning script as the container sees it.
+const SCRIPT_IN: &str = "/.vimage/provision";
+
+/// The container's command running the script after sourcing its environment: when the
+/// script ends, so does everything else in the container. (`env` values may hold anything,
+/// newlines too, which LXC's `lxc.environment` cannot carry, so they come from a sourced file
+/// of quoted exports.) LXC's init waits for every process of the container, so a daemon the
+/// script left behind (one an `apt-get install` started, a `setsid` loop ignoring SIGTERM)
+/// would otherwise keep the build waiting for ever and write into the tree being packed.
+/// SIGKILL to -1 reaches every process of the container's pid namespace but this shell and
+/// init. The status is the script's. No signal needs passing on: a build's container is only
+/// ever ended whole ([`ForwardTo::EndContainer`]). A script can defeat this from inside, by
+/// killing this shell; it can as well loop for ever: either only holds up its own build.
+fn script_launch() -> Vec<String> {
+    let line = format!(
+        ". {WORK_IN}/env.sh && {{ {SCRIPT_IN}; s=$?; kill -s KILL -1 2>/dev/null; exit $s; }}"
+    );
+    vec!["/bin/sh".to_string(), "-c".to_string(), line]
+}
+
+/// The container's command for an interactive shell: the shell is the command itself, so it
+/// gets the signals LXC's init passes on (SIGINT) as a shell on a terminal would. Unlike a
+/// build, processes it leaves running keep the container (and `vimage shell`) until they end.
+fn shell_launch(before: &str, sh: &str) -> Vec<String> {
+    let line = format!(". {WORK_IN}/env.sh && {before}exec {sh}");
+    vec!["/bin/sh".to_string(), "-c".to_string(), line]
+}
 /// [`WORK_IN_ROOTFS`] as the container sees it.
 const WORK_IN: &str = "/.vimage";
 /// The PATH a script gets unless `env` says otherwise.
@@ -409,7 +433,7 @@ fn build_in(
     let script_bytes = fs::read(&script).map_err(io_err("read", &script))?;
     let tree = write_work(&rootfs, cfg, map, Some(&script_bytes))?;
     let work = Path::new(WORK_IN_ROOTFS);
-    let launch = vec!["/bin/sh".to_string(), "-c".to_string(), LAUNCH.to_string()];
+    let launch = script_launch();
     // A stopped build ends the whole container, background jobs of the script included, and
     // is stopped whatever the script made of the signal (trapped it, exited 0).
     let ended = run_container(
@@ -598,17 +622,13 @@ fn shell_after_failure(
              the script; image.yaml's env is set); nothing is packed, exit the shell to end the \
              build"
         ));
-        let launch = format!(". {WORK_IN}/env.sh && exec {sh}");
         run_container(
             cfg,
             scratch,
             rootfs,
             map,
             None,
-            (
-                &format!("opening the shell {sh}"),
-                vec!["/bin/sh".to_string(), "-c".to_string(), launch],
-            ),
+            (&format!("opening the shell {sh}"), shell_launch("", sh)),
             report,
             ForwardTo::Container,
             stop,
@@ -649,17 +669,14 @@ pub fn shell(
         // The build's environment: image.yaml's `env` exported exactly as for the script
         // (then its file goes; the shell's changes are thrown away anyway).
         write_work(&rootfs, cfg, &map, None)?;
-        let launch = format!(". {WORK_IN}/env.sh && rm -rf {WORK_IN} && exec {sh}");
+        let launch = shell_launch(&format!("rm -rf {WORK_IN} && "), sh);
         let ended = run_container(
             cfg,
             &scratch,
             &rootfs,
             &map,
             None,
-            (
-                &format!("opening the shell {sh}"),
-                vec!["/bin/sh".to_string(), "-c".to_string(), launch],
-            ),
+            (&format!("opening the shell {sh}"), launch),
             report,
             ForwardTo::Container,
             stop,

@@ -3,9 +3,10 @@
 //! A tarball carries an xattr as a PAX record `SCHILY.xattr.<name>` (GNU tar `--xattrs`) and a
 //! POSIX ACL as `SCHILY.acl.access` / `SCHILY.acl.default` in the short text form with numeric
 //! ids (GNU tar `--acls --numeric-owner`: `user::rw-,user:1000:r--,group::r--,mask::r--,other::r--`).
-//! vr carries only what means the same on another host ([`portable`]): `user.*`, the file
-//! capability `security.capability` and the two ACLs. `trusted.*` (overlayfs reads
-//! `trusted.overlay.*` on its layers: an image must not plant redirects or whiteouts),
+//! vr carries only what means the same on another host ([`portable`]): `user.*` but
+//! `user.overlay.*`, the file capability `security.capability` and the two ACLs. `trusted.*`
+//! (overlayfs reads `trusted.overlay.*` on its layers, `user.overlay.*` under `userxattr`: an
+//! image must not plant redirects or whiteouts),
 //! `security.selinux`/`ima`/`evm` and anything else are never read from disk nor written.
 //!
 //! Ids inside the values follow the owners of the files: on disk a user-namespaced tree holds
@@ -44,8 +45,14 @@ const PAX_ACL_DEFAULT: &str = "SCHILY.acl.default";
 
 /// Whether vr carries the xattr `name` between disk and tarball.
 pub fn portable(name: &str) -> bool {
-    name.starts_with("user.") || matches!(name, CAP | ACL_ACCESS | ACL_DEFAULT)
+    // overlayfs mounted with `userxattr` (as in an unprivileged user namespace) reads
+    // `user.overlay.*` as it reads `trusted.overlay.*`: redirects, whiteouts, opaque folders.
+    (name.starts_with("user.") && !name.starts_with(OVERLAY_USER))
+        || matches!(name, CAP | ACL_ACCESS | ACL_DEFAULT)
 }
+
+/// The prefix of the xattrs overlayfs reads on its layers when mounted with `userxattr`.
+const OVERLAY_USER: &str = "user.overlay.";
 
 /// The largest xattr value or name list the kernel hands out (XATTR_SIZE_MAX, XATTR_LIST_MAX).
 const XATTR_MAX: usize = 64 * 1024;
@@ -483,6 +490,9 @@ mod tests {
             "trusted.overlay.redirect",
             "trusted.overlay.opaque",
             "trusted.overlay.metacopy",
+            "user.overlay.redirect",
+            "user.overlay.opaque",
+            "user.overlay.metacopy",
             "security.selinux",
             "security.ima",
             "security.evm",
@@ -583,6 +593,8 @@ mod tests {
         for key in [
             "SCHILY.xattr.trusted.overlay.redirect",
             "SCHILY.xattr.trusted.overlay.opaque",
+            "SCHILY.xattr.user.overlay.redirect",
+            "SCHILY.xattr.user.overlay.whiteout",
             "SCHILY.xattr.security.selinux",
             "SCHILY.xattr.security.ima",
             "SCHILY.xattr.system.nfs4_acl",

@@ -3,6 +3,7 @@
 
 mod build;
 mod contained;
+mod daemons;
 mod debian;
 mod errors;
 mod log;

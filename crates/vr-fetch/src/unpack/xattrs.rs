@@ -24,7 +24,7 @@ pub(crate) struct XattrRules {
     /// The ids of the namespace the tree is for: capability root ids and ACL ids move into it.
     pub(crate) shift: Option<IdShift>,
     /// Whether file capabilities are set: they need CAP_SETFCAP, so without root they are
-    /// skipped, as device nodes are.
+    /// skipped, as device nodes are; without a shift too (never as the host root's).
     pub(crate) caps: bool,
 }
 
@@ -54,7 +54,9 @@ impl XattrRules {
             let kept = vr_fs::xattr::from_pax(key, value, shift)
                 .map_err(Fail::Unsafe)?
                 .filter(|(name, _)| self.policy.keeps_xattr(name, kind))
-                .filter(|(name, _)| self.caps || name != CAP);
+                // Without a shift a capability would land as stored: a v2 one is the host
+                // root's for whoever reaches the file. It only ever moves into a namespace.
+                .filter(|(name, _)| name != CAP || (self.caps && self.shift.is_some()));
             out.extend(kept);
         }
         Ok(out)
@@ -219,6 +221,14 @@ mod tests {
                 &["user.x", "system.posix_acl_access"],
             ),
             (rules(Policy::Build, true), T::Regular, &["user.x"]),
+            (
+                XattrRules {
+                    shift: None,
+                    ..rules(Policy::Image, true)
+                },
+                T::Regular,
+                &["user.x", "system.posix_acl_access"],
+            ),
             (rules(Policy::Image, true), T::Symlink, &[]),
             (
                 rules(Policy::Image, true),

@@ -1,0 +1,60 @@
+//! A build ends when its script ends: what the script left running in the background (a
+//! daemon an `apt-get install` started, a `setsid` loop that ignores SIGTERM) is killed with
+//! the container, neither keeps `vimage build` waiting nor writes into the image.
+
+use crate::{file_in, World};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use vr_tests::stderr;
+
+/// Bound for the build: generous, only to fail instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// A daemon in its own session that ignores TERM, HUP and INT, waits for the script to end,
+/// then writes into the tree and sleeps on (as `sleep 987651`, the mark looked for on the host).
+const SCRIPT: &str = r#"#!/bin/sh
+me=$$
+setsid sh -c "trap '' TERM HUP INT; while [ -e /proc/$me ]; do sleep 0.2; done; sleep 2; echo late > /written-after-the-script; exec sleep 987651" </dev/null >/dev/null 2>&1 &
+echo kept > /written-by-the-script
+echo daemon-started
+"#;
+
+/// Whether a process on the host runs `sleep 987651`.
+fn daemon_running() -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| c == b"sleep\0987651\0")
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn a_daemon_left_by_the_script_ends_with_it_and_writes_nothing_into_the_image() {
+    if !vr_tests::e2e_ready("vimage daemons") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("daemon.sh", SCRIPT);
+    let yaml = w.image_yaml("daemon", &script, "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vimage"))
+        .arg("build")
+        .arg(&yaml)
+        .current_dir(w.out())
+        .env("VR_ROOT", w.root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = vr_tests::wait_for(&mut child, PATIENCE);
+    let out = child.wait_with_output().unwrap();
+    assert!(status.success(), "stderr: {}", stderr(&out));
+    let tarball = w.out().join("daemon.tar.gz");
+    assert_eq!(file_in(&tarball, "written-by-the-script"), "kept\n");
+    assert_eq!(
+        file_in(&tarball, "written-after-the-script"),
+        "",
+        "the daemon wrote into the image after the script ended"
+    );
+    assert!(!daemon_running(), "the script's daemon outlived the build");
+    assert_eq!(w.leftovers(), Vec::<String>::new());
+}
