@@ -33,13 +33,12 @@ const SCRIPT_IN: &str = "/.vimage/provision";
 /// script left behind (one an `apt-get install` started, a `setsid` loop ignoring SIGTERM)
 /// would otherwise keep the build waiting for ever and write into the tree being packed.
 /// SIGKILL to -1 reaches every process of the container's pid namespace but this shell and
-/// init. The status is the script's. No signal needs passing on: a build's container is only
+/// init (spelt `kill -9 -1`: dash takes no `-s KILL -1`, busybox no `-9 -- -1`). The status is the script's. No signal needs passing on: a build's container is only
 /// ever ended whole ([`ForwardTo::EndContainer`]). A script can defeat this from inside, by
 /// killing this shell; it can as well loop for ever: either only holds up its own build.
 fn script_launch() -> Vec<String> {
-    let line = format!(
-        ". {WORK_IN}/env.sh && {{ {SCRIPT_IN}; s=$?; kill -s KILL -1 2>/dev/null; exit $s; }}"
-    );
+    let line =
+        format!(". {WORK_IN}/env.sh && {{ {SCRIPT_IN}; s=$?; kill -9 -1 2>/dev/null; exit $s; }}");
     vec!["/bin/sh".to_string(), "-c".to_string(), line]
 }
 

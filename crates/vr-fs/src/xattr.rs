@@ -133,7 +133,7 @@ pub fn to_pax(name: &str, value: &[u8], unshift: Option<Shift>) -> Option<(Strin
             };
             Some((key.to_string(), acl.to_text().into_bytes()))
         }
-        _ if name.starts_with("user.") => Some((format!("{PAX_XATTR}{name}"), value.to_vec())),
+        _ if portable(name) => Some((format!("{PAX_XATTR}{name}"), value.to_vec())),
         _ => None,
     }
 }
@@ -170,6 +170,10 @@ pub fn from_pax(
                 let rootid = s.uid_base.checked_add(cap.rootid).ok_or_else(|| {
                     format!("its file capability's root id {} overflows", cap.rootid)
                 })?;
+                // A shift whose base is 0 would make it the host root's.
+                if rootid == 0 {
+                    return Err("its file capability would be the host root's".to_string());
+                }
                 // Always v3, even for host id 0: on disk the root is the container's.
                 Cap {
                     v3: true,
@@ -586,6 +590,35 @@ mod tests {
                 ("SCHILY.xattr.security.capability", cap)
             );
         }
+    }
+
+    #[test]
+    fn a_capability_is_never_moved_to_the_host_root() {
+        let identity = Shift {
+            uid_base: 0,
+            gid_base: 0,
+            count: 65536,
+        };
+        assert_eq!(
+            from_pax(
+                "SCHILY.xattr.security.capability",
+                &v2_net_raw(),
+                Some(identity)
+            ),
+            Err("its file capability would be the host root's".to_string())
+        );
+    }
+
+    #[test]
+    fn to_pax_writes_only_what_vr_carries() {
+        for name in [
+            "user.overlay.redirect",
+            "trusted.overlay.opaque",
+            "security.ima",
+        ] {
+            assert_eq!(to_pax(name, b"y", None), None, "{name}");
+        }
+        assert!(to_pax("user.x", b"y", None).is_some());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::World;
 use std::process::Command;
+use std::time::Duration;
 use vr_tests::stderr;
 
 #[test]
@@ -17,7 +18,9 @@ fn a_debian_base_builds_with_apt_get_install() {
         "apt.sh",
         "#!/bin/sh\nset -e\napt-get update -qq\n\
          DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping >/dev/null\n\
-         getcap /usr/bin/ping > /ping-caps\nrm -rf /var/lib/apt/lists/*\n",
+         getcap /usr/bin/ping > /ping-caps\nrm -rf /var/lib/apt/lists/*\n\
+         setsid sh -c \"trap '' TERM HUP; sleep 2; echo late > /written-after-the-script; \
+         exec sleep 987653\" </dev/null >/dev/null 2>&1 &\n",
     );
     let yaml = w.yaml_on(
         "bookworm-ping",
@@ -25,8 +28,17 @@ fn a_debian_base_builds_with_apt_get_install() {
         "bookworm-minbase",
         &script,
     );
-    let o = w.vimage(&["build", yaml.to_str().unwrap()]);
+    // The daemon the script leaves ends with it under dash, Debian's /bin/sh, too.
+    let o = crate::daemons::build_within(&w, &yaml, Duration::from_secs(600));
     assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert!(!crate::daemons::daemon_running("987653"));
+    assert_eq!(
+        crate::file_in(
+            &w.out().join("bookworm-ping.tar.gz"),
+            "written-after-the-script"
+        ),
+        ""
+    );
     let listing = Command::new("tar")
         .args(["--numeric-owner", "-tvzf"])
         .arg(w.out().join("bookworm-ping.tar.gz"))
