@@ -11,9 +11,7 @@
 
 use crate::pgz::ParGz;
 use std::ffi::OsStr;
-use std::fs;
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub use vr_proc::ImageFormat;
@@ -204,11 +202,10 @@ pub fn pack(root: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, PackE
         path: out.to_path_buf(),
         source,
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".vimage-")
-        .suffix(&format!(".{}.part", opts.format.extension()))
-        .tempfile_in(dir)
-        .map_err(werr)?;
+    // No name until it is complete (O_TMPFILE where the file system has it): a vimage killed
+    // outright leaves nothing in the output folder. Mode 0644 from the start, set on the
+    // descriptor (the folder may be writable by another user: nothing is done by path).
+    let tmp = vr_fs::Unnamed::new_in(dir, ".vimage-", 0o644).map_err(werr)?;
     let file = tmp.as_file().try_clone().map_err(werr)?;
     let hashing = HashingWriter {
         inner: BufWriter::with_capacity(1 << 20, file),
@@ -247,11 +244,6 @@ pub fn pack(root: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, PackE
         .inner
         .into_inner()
         .map_err(|e| werr(e.into_error()))?;
-    // The mode goes on the open temp file (fchmod), before the rename: the output folder may
-    // be writable by another user, and a chmod by path after the rename would follow a symlink
-    // swapped in at `out` in between. Nothing touches `out` by path after the rename.
-    file.set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(werr)?;
     file.sync_all().map_err(werr)?;
     // The sidecars `<out>.md5` and `<out>.sha256` (md5sum/sha256sum lines) are written before
     // and renamed right after the tarball: a failed build leaves the previous three alone.
@@ -263,12 +255,13 @@ pub fn pack(root: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, PackE
         .into_iter()
         .map(|(ext, sum)| sidecar(dir, out, ext, &format!("{sum}  {name}\n")))
         .collect::<Result<Vec<_>, PackError>>()?;
-    tmp.persist(out).map_err(|e| werr(e.error))?;
+    tmp.persist(&file_name(out)).map_err(werr)?;
     for (tmp, path) in sidecars {
-        tmp.persist(&path).map_err(|e| PackError::Write {
-            path: path.clone(),
-            source: e.error,
-        })?;
+        tmp.persist(&file_name(&path))
+            .map_err(|source| PackError::Write {
+                path: path.clone(),
+                source,
+            })?;
     }
     Ok(Packed {
         path: out.to_path_buf(),
@@ -278,6 +271,12 @@ pub fn pack(root: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, PackE
     })
 }
 
+/// The last component of `path`, the name it has in its folder.
+fn file_name(path: &Path) -> PathBuf {
+    path.file_name()
+        .map_or_else(|| path.to_path_buf(), PathBuf::from)
+}
+
 /// A sidecar of `out` (`<out>.<ext>` holding `text`) in a temp file of `dir`, mode 0644,
 /// synced, ready to be renamed into place; with the path it goes to.
 fn sidecar(
@@ -285,21 +284,14 @@ fn sidecar(
     out: &Path,
     ext: &str,
     text: &str,
-) -> Result<(tempfile::NamedTempFile, PathBuf), PackError> {
+) -> Result<(vr_fs::Unnamed, PathBuf), PackError> {
     let path = PathBuf::from(format!("{}.{ext}", out.display()));
     let werr = |source| PackError::Write {
         path: path.clone(),
         source,
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".vimage-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(werr)?;
-    tmp.write_all(text.as_bytes()).map_err(werr)?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(werr)?;
+    let mut tmp = vr_fs::Unnamed::new_in(dir, ".vimage-", 0o644).map_err(werr)?;
+    tmp.as_file_mut().write_all(text.as_bytes()).map_err(werr)?;
     tmp.as_file().sync_all().map_err(werr)?;
     Ok((tmp, path))
 }

@@ -1,6 +1,6 @@
 use super::*;
 use std::ffi::CString;
-use std::fs::File;
+use std::fs::{self, File};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
 use std::process::Command;

@@ -3,16 +3,17 @@
 //! prefixed with the time since the script started, with `--timestamps`), and ended by one
 //! status line of vimage's, [`succeeded_line`] or [`failed_line`].
 //!
-//! The log is written to a temp file beside its final name (`.vimage-XXXXXX.log.part`) and
-//! renamed when the build ends: to `<name>.log` after a successful build (once the tarball is
+//! The log is written to a file with no name yet in the output folder ([`vr_fs::Unnamed`]:
+//! `O_TMPFILE`, so a vimage killed outright leaves nothing there) and named when the build
+//! ends: to `<name>.log` after a successful build (once the tarball is
 //! in place), to `<name>.failed.log` after a failed one, so that the log beside an image is
 //! always that image's. A log that is dropped unfinished (an error on the way, a panic) takes
-//! its temp file with it.
+//! its file with it.
 //!
 //! vimage runs as root in a folder another user may write to, so whatever is at a final name
 //! may have been planted there: a symlink or a hard link to a file of root's, a FIFO. Nothing
-//! is ever opened by a final name: the temp file is created `O_CREAT | O_EXCL` (which follows
-//! no link) and renamed over the old entry, which replaces a symlink or a hard link and never
+//! is ever opened by a final name: the log is a new inode, linked in under a temp name and
+//! renamed over the old entry, which replaces a symlink or a hard link and never
 //! writes through it. A folder, FIFO, socket or device at a final name is refused before the
 //! build starts and left alone.
 
@@ -21,7 +22,7 @@ use crate::pack::Packed;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::thread::JoinHandle;
@@ -126,7 +127,7 @@ pub fn stamp(elapsed: Duration) -> String {
 
 /// A build's log, being written under a temp name in the output folder.
 pub struct Log {
-    file: tempfile::NamedTempFile,
+    file: vr_fs::Unnamed,
     dir: PathBuf,
     name: String,
     lines: Lines,
@@ -142,16 +143,9 @@ impl Log {
             check_final(&path).map_err(io_err("write the log", &path))?;
         }
         let path = log_path(dir, name, Ending::Succeeded);
-        // O_CREAT | O_EXCL | O_CLOEXEC, mode 0600 until the fchmod below.
-        let file = tempfile::Builder::new()
-            .prefix(".vimage-")
-            .suffix(".log.part")
-            .tempfile_in(dir)
+        // Mode 0644 whatever the umask is.
+        let file = vr_fs::Unnamed::new_in(dir, ".vimage-", 0o644)
             .map_err(io_err("create a temp file for the log", &path))?;
-        // The file is ours (O_EXCL): fchmod on the descriptor sets 0644 whatever the umask is.
-        file.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644))
-            .map_err(io_err("set the mode of the log", file.path()))?;
         Ok(Log {
             file,
             dir: dir.to_path_buf(),
@@ -197,9 +191,10 @@ impl Log {
             .map_err(io_err("write the log", &path))?;
         // rename(2) replaces whatever non-folder entry is there, a planted link included,
         // without following it.
+        let file_name = path.file_name().map(Path::new).unwrap_or(&path);
         self.file
-            .persist(&path)
-            .map_err(|e| io_err("put the log in place at", &path)(e.error))?;
+            .persist(file_name)
+            .map_err(io_err("put the log in place at", &path))?;
         Ok(path)
     }
 }
@@ -357,7 +352,7 @@ mod tests {
     #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
     use super::*;
     use crate::pack::PackError;
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use vr_stop::Interrupted;
 
     #[test]
@@ -507,7 +502,7 @@ mod tests {
         ending: Ending,
     ) -> Result<PathBuf, BuildError> {
         let mut log = Log::create(dir, name, false)?;
-        log.file.write_all(text.as_bytes()).unwrap();
+        log.file.as_file_mut().write_all(text.as_bytes()).unwrap();
         log.lines.at_line_start = text.is_empty() || text.ends_with('\n');
         log.finish(ending, "vimage: build succeeded: status")
     }
@@ -549,7 +544,7 @@ mod tests {
         let mut text = Vec::new();
         log.lines
             .push(b"partial", Duration::from_millis(1), &mut text);
-        log.file.write_all(&text).unwrap();
+        log.file.as_file_mut().write_all(&text).unwrap();
         let path = log.finish(Ending::Failed, "a\nb").unwrap();
         let got = fs::read_to_string(path).unwrap();
         let lines: Vec<&str> = got.lines().collect();
@@ -639,8 +634,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("x.log"), "old\n").unwrap();
         let mut log = Log::create(tmp.path(), "x", false).unwrap();
-        log.file.write_all(b"half a log").unwrap();
-        assert_eq!(names(tmp.path()).len(), 2, "the temp file");
+        log.file.as_file_mut().write_all(b"half a log").unwrap();
+        let named = usize::from(log.file.has_name());
+        assert_eq!(
+            names(tmp.path()).len(),
+            1 + named,
+            "the log has no name yet"
+        );
         drop(log);
         assert_eq!(names(tmp.path()), ["x.log"]);
         assert_eq!(

@@ -25,6 +25,7 @@ mod read;
 mod remove;
 mod swap;
 mod sys;
+mod unnamed;
 mod write;
 pub mod xattr;
 
@@ -34,6 +35,7 @@ mod tests;
 pub use dirlock::DirLock;
 pub use error::{Error, Kind, Op, Result};
 pub use read::Meta;
+pub use unnamed::Unnamed;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;

@@ -327,3 +327,24 @@ fn a_signal_during_the_unpack_of_the_base_leaves_no_temp_folder() {
     assert_stopped(&w, "unpack", ended, libc::SIGTERM);
     assert!(!cache.join("contents").exists(), "no half-unpacked base");
 }
+
+#[test]
+fn a_build_killed_outright_leaves_nothing_in_the_output_folder() {
+    if !vr_tests::e2e_ready("vimage a_build_killed_outright_leaves_nothing_in_the_output_folder") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("slow.sh", "#!/bin/sh\necho script-started\nsleep 60\n");
+    let yaml = w.image_yaml("killed", &script, "");
+    let mut run = Running::start(&w, &yaml);
+    // The log is being written by now: it has no name until the build ends.
+    run.wait_for_line("script-started");
+    run.signal(libc::SIGKILL);
+    let (code, _) = run.end();
+    assert_eq!(code, None, "killed by the signal");
+    let names: Vec<String> = fs::read_dir(w.out())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["killed.yaml"]);
+}
