@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 /// kills it a second later), and SIGKILL [`Leftovers::KILL_AFTER`] later if it is still there.
 #[derive(Debug, Default)]
 pub struct Leftovers {
-    command: Option<i32>,
     gone_since: Option<Instant>,
     terminated_at: Option<Instant>,
     killed: bool,
@@ -46,26 +45,44 @@ impl Leftovers {
 }
 
 impl Leftovers {
-    /// Whether the container's command has ended while lxc-execute still runs. LXC's init
-    /// starts the command as a session leader (lxc-execute -> init -> command, pid == sid);
-    /// what the command leaves behind is reparented to init but keeps the command's session.
-    /// So: the command is init's child that leads its own session; when init has children
-    /// and none of them leads a session, only leftovers remain.
+    /// Whether the container's command has ended while lxc-execute still runs. LXC's init is
+    /// pid 1 of the container's pid namespace and forks the command first, so the command is
+    /// pid 2 there ([`COMMAND_NS_PID`]); what the command leaves behind is reparented to init
+    /// and has another pid (pids are not reused before they wrap). So: when init has children
+    /// and none of them is pid 2 inside, only leftovers remain. A daemon in a session of its
+    /// own (`setsid`, a server forking into the background) is a leftover too.
+    ///
+    /// On a kernel whose `/proc/<pid>/status` has no `NSpid:` line (before 4.1) the command is
+    /// init's child that leads its own session (LXC's init makes it a session leader), which a
+    /// `setsid` daemon left behind also is.
     fn command_gone(&mut self, sys: &dyn Sys, lxc_pid: i32) -> bool {
-        if let Some(command) = self.command {
-            return !sys.exists(Path::new(&format!("/proc/{command}")));
-        }
         let Some(init) = sys.children(lxc_pid).into_iter().min() else {
             return false;
         };
         let kids = sys.children(init);
-        self.command = kids
-            .iter()
-            .copied()
-            .filter(|&k| session_of(sys, k) == Some(k))
-            .min();
-        self.command.is_none() && !kids.is_empty()
+        let alive = kids.iter().any(|&k| match ns_pid(sys, k) {
+            Some(ns) => ns == COMMAND_NS_PID,
+            None => session_of(sys, k) == Some(k),
+        });
+        if alive {
+            // A misread while it was being looked at must not shorten the grace later.
+            self.gone_since = None;
+        }
+        !alive && !kids.is_empty()
     }
+}
+
+/// The command's pid in the container's pid namespace: LXC's init (pid 1) forks it first.
+const COMMAND_NS_PID: i32 = 2;
+
+/// The pid of `pid` in its innermost pid namespace, from the last field of the `NSpid:` line
+/// of `/proc/<pid>/status`.
+fn ns_pid(sys: &dyn Sys, pid: i32) -> Option<i32> {
+    let status = sys
+        .read_to_string(Path::new(&format!("/proc/{pid}/status")))
+        .ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
 }
 
 /// The session id of `pid`, from `/proc/<pid>/stat` (the 4th field after the command name).
@@ -137,5 +154,49 @@ mod tests {
             .filter(|c| c.starts_with("kill"))
             .collect();
         assert_eq!(kills, ["kill SIGTERM 100", "kill SIGKILL 100"]);
+    }
+
+    #[test]
+    fn the_command_is_pid_2_of_the_container_and_a_setsid_daemon_is_a_leftover() {
+        // Host pid, pid inside, session: every process here leads its own session.
+        let proc = |sys: &FakeSys, pid: i32, ns: i32| {
+            sys.set_file(
+                format!("/proc/{pid}/status"),
+                &format!("Name:\tsh\nNSpid:\t{pid}\t{ns}\nUid:\t0\n"),
+            );
+            sys.set_file(
+                format!("/proc/{pid}/stat"),
+                &format!("{pid} (sh) S 1 {pid} {pid} 0 -1"),
+            );
+        };
+        let kills = |sys: &FakeSys| -> Vec<String> {
+            sys.calls()
+                .into_iter()
+                .filter(|c| c.starts_with("kill"))
+                .collect()
+        };
+        let t0 = Instant::now();
+        // The command (pid 2 inside) and a daemon it started in a session of its own.
+        let sys = FakeSys::default();
+        sys.set_children(100, &[101]);
+        sys.set_children(101, &[102, 150]);
+        proc(&sys, 102, 2);
+        proc(&sys, 150, 9);
+        let mut l = Leftovers::default();
+        l.tick(&sys, 100, t0);
+        l.tick(&sys, 100, t0 + Duration::from_secs(60));
+        assert_eq!(kills(&sys), Vec::<String>::new(), "the command runs");
+
+        // The command ended before it was ever looked at: only the daemon is left.
+        let sys = FakeSys::default();
+        sys.set_children(100, &[101]);
+        sys.set_children(101, &[150]);
+        proc(&sys, 150, 9);
+        let mut l = Leftovers::default();
+        l.tick(&sys, 100, t0);
+        l.tick(&sys, 100, t0 + Duration::from_millis(100));
+        assert_eq!(kills(&sys), Vec::<String>::new(), "within the grace");
+        l.tick(&sys, 100, t0 + Duration::from_millis(400));
+        assert_eq!(kills(&sys), ["kill SIGTERM 100"]);
     }
 }

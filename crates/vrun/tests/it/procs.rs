@@ -192,6 +192,33 @@ fn leftovers_of_an_ended_proc_do_not_keep_run_alive() {
 }
 
 #[test]
+fn a_daemon_in_its_own_session_does_not_keep_an_ended_proc_alive() {
+    if !vr_tests::e2e_ready("vrun a_daemon_in_its_own_session_does_not_keep_an_ended_proc_alive") {
+        return;
+    }
+    let env = env();
+    // The proc daemonizes the way a server that forks into the background does: a child in a
+    // session of its own (a session leader, as the proc itself is), ignoring SIGTERM; then
+    // the proc exits at once, before vrun ever looked at it.
+    let marker = format!("sleep 5{}", std::process::id() % 100_000);
+    let extra = format!(
+        "proc_name: x\ncmd: \"setsid sh -c 'trap \\\"\\\" TERM; exec {marker}' </dev/null >/dev/null 2>&1 & exit 4\"\n"
+    );
+    let yaml = env.proc_yaml(&app_name("daem"), free_port(), &extra);
+    ok(&env.run(&["setup"], &yaml));
+    let mut child = env.start_run(&yaml, Stdio::null());
+    let status = wait_for(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(4));
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .any(|l| l.trim() == marker),
+        "the daemon was left running"
+    );
+}
+
+#[test]
 fn shell_reads_commands_from_a_pipe() {
     if !vr_tests::e2e_ready("vrun shell_reads_commands_from_a_pipe") {
         return;
