@@ -31,11 +31,13 @@ const SCRIPT_IN: &str = "/.vimage/provision";
 /// newlines too, which LXC's `lxc.environment` cannot carry, so they come from a sourced file
 /// of quoted exports.) LXC's init waits for every process of the container, so a daemon the
 /// script left behind (one an `apt-get install` started, a `setsid` loop ignoring SIGTERM)
-/// would otherwise keep the build waiting for ever and write into the tree being packed.
-/// SIGKILL to -1 reaches every process of the container's pid namespace but this shell and
-/// init (spelt `kill -9 -1`: dash takes no `-s KILL -1`, busybox no `-9 -- -1`). The status is the script's. No signal needs passing on: a build's container is only
-/// ever ended whole ([`ForwardTo::EndContainer`]). A script can defeat this from inside, by
-/// killing this shell; it can as well loop for ever: either only holds up its own build.
+/// would run on, writing into the tree, until [`vr_lxc::Leftovers`] ends the container
+/// (SIGTERM once this command has been gone a while, SIGKILL a second later). SIGKILL to -1
+/// reaches at once every process of the container's pid namespace but this shell and init
+/// (spelt `kill -9 -1`: dash takes no `-s KILL -1`, busybox no `-9 -- -1`). The status is the
+/// script's. No signal needs passing on: a build's container is only ever ended whole
+/// ([`ForwardTo::EndContainer`]). A script that kills this shell from inside is left to
+/// [`vr_lxc::Leftovers`].
 fn script_launch() -> Vec<String> {
     let line =
         format!(". {WORK_IN}/env.sh && {{ {SCRIPT_IN}; s=$?; kill -9 -1 2>/dev/null; exit $s; }}");
@@ -43,8 +45,8 @@ fn script_launch() -> Vec<String> {
 }
 
 /// The container's command for an interactive shell: the shell is the command itself, so it
-/// gets the signals LXC's init passes on (SIGINT) as a shell on a terminal would. Unlike a
-/// build, processes it leaves running keep the container (and `vimage shell`) until they end.
+/// gets the signals LXC's init passes on (SIGINT) as a shell on a terminal would. What it
+/// leaves running is ended once it is gone, as for any container ([`vr_lxc::Leftovers`]).
 fn shell_launch(before: &str, sh: &str) -> Vec<String> {
     let line = format!(". {WORK_IN}/env.sh && {before}exec {sh}");
     vec!["/bin/sh".to_string(), "-c".to_string(), line]

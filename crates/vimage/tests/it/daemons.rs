@@ -69,3 +69,18 @@ fn a_daemon_left_by_the_script_ends_with_it_and_writes_nothing_into_the_image() 
     );
     assert_eq!(w.leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn a_script_that_kills_the_shell_around_it_still_ends_and_packs_nothing() {
+    if !vr_tests::e2e_ready("vimage daemons: the shell around the script killed") {
+        return;
+    }
+    let w = World::new();
+    // The script kills what would kill its leftovers, then stays (as `sleep 987652`).
+    let script = w.script("killer.sh", "#!/bin/sh\nkill -9 $PPID\nexec sleep 987652\n");
+    let yaml = w.image_yaml("killer", &script, "");
+    let out = build_within(&w, &yaml, PATIENCE);
+    assert!(!out.status.success(), "stderr: {}", stderr(&out));
+    assert!(!w.out().join("killer.tar.gz").exists());
+    assert!(!daemon_running("987652"), "the script outlived the build");
+}
