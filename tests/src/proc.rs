@@ -92,6 +92,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Whether a process on the host runs with exactly the command line `args`.
+pub fn running(args: &[&str]) -> bool {
+    let want: Vec<u8> = args
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|e| fs::read(e.path().join("cmdline")).ok().as_deref() == Some(&want[..]))
+}
+
 /// Asserts nothing of the container `name` is left: no process mentions it in its command line,
 /// nothing under `root` is mounted, no cgroup is named after it.
 #[track_caller]

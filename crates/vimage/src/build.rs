@@ -39,16 +39,20 @@ const SCRIPT_IN: &str = "/.vimage/provision";
 /// ([`ForwardTo::EndContainer`]). A script that kills this shell from inside is left to
 /// [`vr_lxc::Leftovers`].
 fn script_launch() -> Vec<String> {
-    let line =
-        format!(". {WORK_IN}/env.sh && {{ {SCRIPT_IN}; s=$?; kill -9 -1 2>/dev/null; exit $s; }}");
-    vec!["/bin/sh".to_string(), "-c".to_string(), line]
+    sh_c(format!(
+        ". {WORK_IN}/env.sh && {{ {SCRIPT_IN}; s=$?; kill -9 -1 2>/dev/null; exit $s; }}"
+    ))
 }
 
 /// The container's command for an interactive shell: the shell is the command itself, so it
 /// gets the signals LXC's init passes on (SIGINT) as a shell on a terminal would. What it
 /// leaves running is ended once it is gone, as for any container ([`vr_lxc::Leftovers`]).
 fn shell_launch(before: &str, sh: &str) -> Vec<String> {
-    let line = format!(". {WORK_IN}/env.sh && {before}exec {sh}");
+    sh_c(format!(". {WORK_IN}/env.sh && {before}exec {sh}"))
+}
+
+/// The container's command running the shell code `line`.
+fn sh_c(line: String) -> Vec<String> {
     vec!["/bin/sh".to_string(), "-c".to_string(), line]
 }
 /// [`WORK_IN_ROOTFS`] as the container sees it.

@@ -255,13 +255,12 @@ pub fn pack(root: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, PackE
         .into_iter()
         .map(|(ext, sum)| sidecar(dir, out, ext, &format!("{sum}  {name}\n")))
         .collect::<Result<Vec<_>, PackError>>()?;
-    tmp.persist(&file_name(out)).map_err(werr)?;
+    tmp.persist(out).map_err(werr)?;
     for (tmp, path) in sidecars {
-        tmp.persist(&file_name(&path))
-            .map_err(|source| PackError::Write {
-                path: path.clone(),
-                source,
-            })?;
+        tmp.persist(&path).map_err(|source| PackError::Write {
+            path: path.clone(),
+            source,
+        })?;
     }
     Ok(Packed {
         path: out.to_path_buf(),
@@ -269,12 +268,6 @@ pub fn pack(root: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, PackE
         sha256,
         size,
     })
-}
-
-/// The last component of `path`, the name it has in its folder.
-fn file_name(path: &Path) -> PathBuf {
-    path.file_name()
-        .map_or_else(|| path.to_path_buf(), PathBuf::from)
 }
 
 /// A sidecar of `out` (`<out>.<ext>` holding `text`) in a temp file of `dir`, mode 0644,

@@ -125,7 +125,7 @@ pub fn stamp(elapsed: Duration) -> String {
     format!("[{:5}.{:03}s] ", ms / 1000, ms % 1000)
 }
 
-/// A build's log, being written under a temp name in the output folder.
+/// A build's log, being written in the output folder, with no name yet.
 pub struct Log {
     file: vr_fs::Unnamed,
     dir: PathBuf,
@@ -191,9 +191,8 @@ impl Log {
             .map_err(io_err("write the log", &path))?;
         // rename(2) replaces whatever non-folder entry is there, a planted link included,
         // without following it.
-        let file_name = path.file_name().map(Path::new).unwrap_or(&path);
         self.file
-            .persist(file_name)
+            .persist(&path)
             .map_err(io_err("put the log in place at", &path))?;
         Ok(path)
     }

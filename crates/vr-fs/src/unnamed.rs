@@ -98,10 +98,16 @@ impl Unnamed {
         self.named.is_some()
     }
 
-    /// Gives the file the name `name` in its folder (a plain file name), replacing the entry
-    /// there (but a folder). Sync it first for it to survive a crash. On error nothing is
-    /// left under a temp name.
-    pub fn persist(mut self, name: &Path) -> io::Result<()> {
+    /// Gives the file the name `to` (a path of the folder given to [`Unnamed::new_in`]: its
+    /// last component is the name), replacing the entry there (but a folder). Sync it first
+    /// for it to survive a crash. On error nothing is left under a temp name.
+    pub fn persist(mut self, to: &Path) -> io::Result<()> {
+        let name = to.file_name().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} names no file", to.display()),
+            )
+        })?;
         let temp = match self.named.take() {
             Some(temp) => temp,
             None => loop {
@@ -207,6 +213,17 @@ mod tests {
         std::fs::create_dir(tmp.path().join("out")).unwrap();
         let f = Unnamed::new_in(tmp.path(), ".t-", 0o644).unwrap();
         assert!(f.persist(Path::new("out")).is_err());
+        assert_eq!(names(tmp.path()), ["out"]);
+    }
+
+    #[test]
+    fn the_name_is_the_last_component_of_the_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = Unnamed::new_in(tmp.path(), ".t-", 0o644).unwrap();
+        f.persist(&tmp.path().join("out")).unwrap();
+        assert_eq!(names(tmp.path()), ["out"]);
+        let f = Unnamed::new_in(tmp.path(), ".t-", 0o644).unwrap();
+        assert!(f.persist(Path::new("/")).is_err());
         assert_eq!(names(tmp.path()), ["out"]);
     }
 

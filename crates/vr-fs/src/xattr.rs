@@ -142,7 +142,8 @@ pub fn to_pax(name: &str, value: &[u8], unshift: Option<Shift>) -> Option<(Strin
 /// moved into `shift` (the container's ids -> host ids). `Ok(None)`: not an xattr record, or
 /// one vr does not carry (`trusted.*`, `security.selinux`, an ACL naming users by name, ...):
 /// nothing is written. `Err(reason)`: the tarball is refused (an id at or beyond the map's
-/// count, a malformed capability or ACL).
+/// count, a malformed capability or ACL). Without a shift a capability comes back as stored
+/// (a v2 one is the host root's): a caller writing to disk must drop it then, as vr-fetch does.
 pub fn from_pax(
     key: &str,
     value: &[u8],
@@ -174,7 +175,7 @@ pub fn from_pax(
                 if rootid == 0 {
                     return Err("its file capability would be the host root's".to_string());
                 }
-                // Always v3, even for host id 0: on disk the root is the container's.
+                // Always v3: on disk the root is the container's.
                 Cap {
                     v3: true,
                     ..cap.with_rootid(rootid)

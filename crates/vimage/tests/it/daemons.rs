@@ -23,12 +23,7 @@ echo daemon-started
 
 /// Whether a process on the host runs `sleep <mark>`.
 pub fn daemon_running(mark: &str) -> bool {
-    let cmdline = format!("sleep\0{mark}\0");
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        std::fs::read(e.path().join("cmdline"))
-            .map(|c| c == cmdline.as_bytes())
-            .unwrap_or(false)
-    })
+    vr_tests::running(&["sleep", mark])
 }
 
 /// `vimage build yaml`, failing the test instead of hanging when it takes more than `limit`.

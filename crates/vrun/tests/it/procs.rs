@@ -167,28 +167,32 @@ fn orphans_are_reaped() {
     assert_eq!(ok(&env.run(&["run"], &yaml)), "0\n");
 }
 
+/// Runs a proc whose `cmd` leaves `sleep <mark>` running and exits 4: `vrun run` must end
+/// (within `limit`) with the proc's 4, the proc's end being the container's end, and nothing
+/// of it may keep running.
+fn ends_without_its_leftovers(name: &str, mark: &str, cmd: &str, limit: Duration) {
+    let env = env();
+    let extra = format!("proc_name: x\ncmd: \"{cmd}\"\n");
+    let yaml = env.proc_yaml(&app_name(name), free_port(), &extra);
+    ok(&env.run(&["setup"], &yaml));
+    let mut child = env.start_run(&yaml, Stdio::null());
+    let status = wait_for(&mut child, limit);
+    assert_eq!(status.code(), Some(4));
+    assert!(
+        !vr_tests::running(&["sleep", mark]),
+        "sleep {mark} was left running"
+    );
+}
+
 #[test]
 fn leftovers_of_an_ended_proc_do_not_keep_run_alive() {
     if !vr_tests::e2e_ready("vrun leftovers_of_an_ended_proc_do_not_keep_run_alive") {
         return;
     }
-    let env = env();
-    // The proc starts a background job that outlives it, then exits 4: the proc's end is the
-    // container's end, and nothing of it may keep running.
-    let marker = format!("sleep 4{}", std::process::id() % 100_000);
-    let extra = format!("proc_name: x\ncmd: \"({marker} &) ; exit 4\"\n");
-    let yaml = env.proc_yaml(&app_name("left"), free_port(), &extra);
-    ok(&env.run(&["setup"], &yaml));
-    let mut child = env.start_run(&yaml, Stdio::null());
-    let status = wait_for(&mut child, Duration::from_secs(15));
-    assert_eq!(status.code(), Some(4));
-    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    assert!(
-        !String::from_utf8_lossy(&ps.stdout)
-            .lines()
-            .any(|l| l.trim() == marker),
-        "the background job was left running"
-    );
+    // A background job that outlives the proc.
+    let mark = format!("4{}", std::process::id() % 100_000);
+    let cmd = format!("(sleep {mark} &) ; exit 4");
+    ends_without_its_leftovers("left", &mark, &cmd, Duration::from_secs(15));
 }
 
 #[test]
@@ -196,26 +200,14 @@ fn a_daemon_in_its_own_session_does_not_keep_an_ended_proc_alive() {
     if !vr_tests::e2e_ready("vrun a_daemon_in_its_own_session_does_not_keep_an_ended_proc_alive") {
         return;
     }
-    let env = env();
     // The proc daemonizes the way a server that forks into the background does: a child in a
     // session of its own (a session leader, as the proc itself is), ignoring SIGTERM; then
     // the proc exits at once, before vrun ever looked at it.
-    let marker = format!("sleep 5{}", std::process::id() % 100_000);
-    let extra = format!(
-        "proc_name: x\ncmd: \"setsid sh -c 'trap \\\"\\\" TERM; exec {marker}' </dev/null >/dev/null 2>&1 & exit 4\"\n"
+    let mark = format!("5{}", std::process::id() % 100_000);
+    let cmd = format!(
+        "setsid sh -c 'trap \\\"\\\" TERM; exec sleep {mark}' </dev/null >/dev/null 2>&1 & exit 4"
     );
-    let yaml = env.proc_yaml(&app_name("daem"), free_port(), &extra);
-    ok(&env.run(&["setup"], &yaml));
-    let mut child = env.start_run(&yaml, Stdio::null());
-    let status = wait_for(&mut child, Duration::from_secs(30));
-    assert_eq!(status.code(), Some(4));
-    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    assert!(
-        !String::from_utf8_lossy(&ps.stdout)
-            .lines()
-            .any(|l| l.trim() == marker),
-        "the daemon was left running"
-    );
+    ends_without_its_leftovers("daem", &mark, &cmd, Duration::from_secs(30));
 }
 
 #[test]
