@@ -1,7 +1,8 @@
 //! md5 and sha256 while bytes stream, and of files read in large blocks.
 //!
-//! Both are RustCrypto's: `md-5` with its assembly core (within a few % of coreutils' `md5sum`), and
-//! `sha2`, which picks the CPU's SHA extensions (SHA-NI) at run time where there are some.
+//! Both are RustCrypto's: `md-5` with its assembly core (within a few % of coreutils'
+//! `md5sum`), and `sha2`, which picks the CPU's SHA extensions (SHA-NI) at run time where
+//! there are some.
 
 use crate::error::{io, Error, Result};
 use md5::Digest;
