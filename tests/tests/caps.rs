@@ -191,6 +191,32 @@ fn capabilities_xattrs_and_acls_go_from_base_to_image_to_proc() {
         .args(["-s", "/bin/sh", "nobody", "-c"])
         .arg(format!("{} /proc/self/status", copy.display())));
     assert!(host.contains("CapEff:\t0000000000000000"), "{host}");
+
+    // An image unpacked by an older vrun lost its xattrs and its stamp lacks the `xattrs
+    // restored` line: the next setup unpacks it again (once), capability and all.
+    let stamp = root.join("images/capstack/.contents.md5");
+    let text = fs::read_to_string(&stamp).unwrap();
+    assert!(text.contains("\nxattrs restored\n"), "{text}");
+    fs::write(&stamp, text.replace("xattrs restored\n", "")).unwrap();
+    run(Command::new("setcap")
+        .arg("-r")
+        .arg(contents.join("opt/caps/cat")));
+    for (round, unpacked) in [(1, true), (2, false)] {
+        let again = vrun("setup", None);
+        let err = String::from_utf8_lossy(&again.stderr);
+        assert!(again.status.success(), "setup {round}: {err}");
+        assert_eq!(
+            err.contains("unpacked image capstack"),
+            unpacked,
+            "setup {round}: {err}"
+        );
+        assert_eq!(
+            cap_hex(&find_contents(&root.join("images/capstack")).join("opt/caps/cat")),
+            raw
+        );
+    }
+    assert_eq!(fs::read_to_string(&stamp).unwrap(), text);
+
     let teardown = vrun("teardown", None);
     assert!(teardown.status.success());
 }

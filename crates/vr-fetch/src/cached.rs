@@ -4,13 +4,13 @@
 //! (a proc's build).
 //!
 //! Beside the unpacked folder a stamp (see [`crate::stamp_path`]) records what the folder came
-//! from: the tarball's md5 and sha256 and the id shift it was unpacked with. When the folder
-//! exists and the stamp has every checksum asked for and the same shift, nothing is read at
-//! all: a cached image of hundreds of MB is not hashed again on every use. Without a checksum
+//! from: the tarball's md5 and sha256, that its xattrs were restored, and the id shift it was
+//! unpacked with. When the folder exists and the stamp has every checksum asked for and the
+//! same shift, nothing is read at all: a cached image of hundreds of MB is not hashed again on every use. Without a checksum
 //! the tarball is revalidated with its source first (see [`crate::fetch`]), and the folder is
 //! kept when the tarball is the one it was unpacked from. Otherwise, under the lock
-//! `<folder>.lock`, a folder that is missing or was unpacked from another tarball or with
-//! another shift is (re)unpacked and stamped; concurrent callers wait for one another and
+//! `<folder>.lock`, a folder that is missing or was unpacked from another tarball, with
+//! another shift or by an older version (without the tarball's xattrs) is (re)unpacked and stamped; concurrent callers wait for one another and
 //! unpack once. A folder replaced that way is kept as `.<folder>.<its md5>.XXXXXX` (see
 //! [`Unpacked::Ensured`]).
 //!
@@ -105,12 +105,10 @@ pub fn ensure_unpacked_with(
     crate::interrupt::remove_stale_temps(contents);
     let current = stamp::read(&stamp_file);
     if contents.is_dir() {
-        if let Some(stamp) = current.as_ref().filter(|s| s.matches_sums(&sums, shift)) {
-            if stamp.sha256.is_none() {
-                // A stamp of an older version gains the sha256.
-                let text = stamp::render(&sums, tarball, shift);
-                fs::write(&stamp_file, text).map_err(io("write", &stamp_file))?;
-            }
+        if current
+            .as_ref()
+            .is_some_and(|s| s.matches_sums(&sums, shift))
+        {
             return Ok(Unpacked::Ensured {
                 fetched,
                 unpacked: false,
@@ -118,7 +116,8 @@ pub fn ensure_unpacked_with(
             });
         }
     }
-    // Missing, or unpacked from another tarball or with other ids: the new tree is swapped in
+    // Missing, or unpacked from another tarball, with other ids or by a version that dropped
+    // xattrs: the new tree is swapped in
     // atomically, and an old one is kept beside it (containers started from it use it as their
     // lower layer; deleting it would pull their files away under them).
     let old_md5 = current
@@ -252,7 +251,7 @@ mod tests {
         let sha = crate::sha256_file(&src).unwrap();
         assert_eq!(
             fs::read_to_string(cache.join(".contents.md5")).unwrap(),
-            format!("{md5}  image.tar.gz\nsha256 {sha}\n")
+            format!("{md5}  image.tar.gz\nsha256 {sha}\nxattrs restored\n")
         );
         // The source may vanish: a stamped cache entry is not read again when a checksum
         // says what it must be.
@@ -373,52 +372,39 @@ mod tests {
     }
 
     #[test]
-    fn an_image_unpacked_under_the_old_layout_is_not_unpacked_again() {
+    fn a_folder_unpacked_by_an_older_version_is_unpacked_again_once() {
+        // Older versions dropped every xattr and file capability of the tarball: their
+        // stamps (one md5sum line, maybe a sha256 and an ids line, never `xattrs restored`)
+        // match nothing, so the folder is unpacked again, once, the old one kept aside.
         let tmp = tempfile::tempdir().unwrap();
-        let (src, md5) = tarball(tmp.path(), "a.tar.gz", "one");
+        let (src, sum) = tarball(tmp.path(), "a.tar.gz", "one");
         let cache = tmp.path().join("cache");
-        // An older vr: the tarball under its basename, a one-line stamp.
-        run(&src, &cache, Some(&md5)).unwrap();
+        run(&src, &cache, Some(&sum)).unwrap();
         let stamp = cache.join(".contents.md5");
-        fs::write(&stamp, format!("{md5}  a.tar.gz\n")).unwrap();
-        let new_name = cache.join(crate::cache_name(src.to_str().unwrap()));
-        let at = |md5: Option<&str>| {
-            let fetch = FetchOptions {
-                md5: md5.map(str::to_owned),
-                ..FetchOptions::default()
-            };
-            let opts = UnpackOptions::default();
-            ensure_unpacked_with(
-                src.to_str().unwrap(),
-                &new_name,
-                &cache.join("contents"),
-                &fetch,
-                &opts,
-                &NoProgress,
-            )
-            .unwrap()
-        };
-        // With the md5: the stamp alone answers.
-        assert_eq!(at(Some(&md5)), Unpacked::Cached);
-        // Without: fetched under the new name, found to be what the folder came from.
-        let got = at(None);
-        assert!(
-            matches!(
-                got,
-                Unpacked::Ensured {
-                    unpacked: false,
-                    ..
-                }
-            ),
-            "{got:?}"
-        );
         let sha = crate::sha256_file(&src).unwrap();
-        assert_eq!(
-            fs::read_to_string(&stamp).unwrap(),
-            format!(
-                "{md5}  {}\nsha256 {sha}\n",
-                new_name.file_name().unwrap().to_string_lossy()
-            )
-        );
+        let new_stamp = fs::read_to_string(&stamp).unwrap();
+        for old in [
+            format!("{sum}  a.tar.gz\n"),
+            format!("{sum}  image.tar.gz\nsha256 {sha}\n"),
+        ] {
+            fs::write(&stamp, &old).unwrap();
+            for md5 in [Some(sum.as_str()), None] {
+                let got = run(&src, &cache, md5).unwrap();
+                let Unpacked::Ensured {
+                    unpacked: true,
+                    retired: Some(kept),
+                    ..
+                } = &got
+                else {
+                    panic!("{old:?} {md5:?}: not unpacked again: {got:?}")
+                };
+                assert_eq!(fs::read_to_string(&stamp).unwrap(), new_stamp);
+                assert_eq!(fs::read_to_string(kept.join("f")).unwrap(), "one");
+                fs::remove_dir_all(kept).unwrap();
+                // Once: the new stamp answers from then on.
+                assert_eq!(run(&src, &cache, Some(&sum)).unwrap(), Unpacked::Cached);
+                fs::write(&stamp, &old).unwrap();
+            }
+        }
     }
 }

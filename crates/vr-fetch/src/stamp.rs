@@ -1,17 +1,20 @@
 //! The stamp of an unpacked folder: `.<folder>.md5` beside it says what the folder came from.
 //! A first line as `md5sum` writes it, `<md5>  <tarball file name>`; then the tarball's
-//! sha256; then, when the unpack shifted owners ([`crate::UnpackOptions::shift`], as root and
-//! with no fixed owner: what is on disk, not what was asked for), the shift:
+//! sha256; then `xattrs restored` (the folder was unpacked by a version that writes xattrs,
+//! file capabilities and ACLs); then, when the unpack shifted owners
+//! ([`crate::UnpackOptions::shift`], as root and with no fixed owner: what is on disk, not what
+//! was asked for), the shift:
 //!
 //! ```text
 //! 0123456789abcdef0123456789abcdef  stack.tar.gz
 //! sha256 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+//! xattrs restored
 //! ids 100000:100000:65536
 //! ```
 //!
-//! Stamps of older versions hold the first line alone (or just the md5), maybe with the ids
-//! line: they match an md5, and gain a sha256 line the next time the tarball is ensured. A
-//! line this version does not know makes the stamp match nothing.
+//! Stamps of older versions lack the `xattrs restored` line (their folders lost every xattr
+//! and file capability of the tarball): they match nothing, so the folder is unpacked again
+//! once. A line this version does not know makes the stamp match nothing too.
 
 use crate::hash::{Sums, Want};
 use crate::unpack::IdShift;
@@ -42,7 +45,12 @@ pub(crate) struct Stamp {
     name: String,
     pub(crate) sha256: Option<String>,
     ids: Option<String>,
+    /// Unpacked with the tarball's xattrs (the `xattrs restored` line).
+    xattrs: bool,
 }
+
+/// The line of a stamp whose folder has the tarball's xattrs.
+const XATTRS_LINE: &str = "xattrs restored";
 
 /// The stamp line recording `shift`: `ids <uid_base>:<gid_base>:<count>`; None for no shift.
 fn ids_line(shift: Option<IdShift>) -> Option<String> {
@@ -58,7 +66,7 @@ fn file_name(path: &Path) -> String {
 /// The stamp's text for a folder unpacked from `tarball` with `sums` and `shift`.
 pub(crate) fn render(sums: &Sums, tarball: &Path, shift: Option<IdShift>) -> String {
     let mut text = format!(
-        "{}  {}\nsha256 {}\n",
+        "{}  {}\nsha256 {}\n{XATTRS_LINE}\n",
         sums.md5,
         file_name(tarball),
         sums.sha256
@@ -89,10 +97,13 @@ fn parse(text: &str) -> Option<Stamp> {
         name: name.to_string(),
         sha256: None,
         ids: None,
+        xattrs: false,
     };
     for line in lines {
         if let Some(sha) = line.strip_prefix("sha256 ") {
             stamp.sha256 = Some(sha.trim().to_ascii_lowercase());
+        } else if line == XATTRS_LINE {
+            stamp.xattrs = true;
         } else if line.starts_with("ids ") {
             stamp.ids = Some(line.to_string());
         } else {
@@ -103,16 +114,17 @@ fn parse(text: &str) -> Option<Stamp> {
 }
 
 impl Stamp {
-    /// Whether the folder was unpacked with `shift` (no ids line: with none).
-    fn same_shift(&self, shift: Option<IdShift>) -> bool {
-        self.ids == ids_line(shift)
+    /// Whether the folder was unpacked as this version unpacks: with the tarball's xattrs and
+    /// with `shift` (no ids line: with none).
+    fn same_unpack(&self, shift: Option<IdShift>) -> bool {
+        self.xattrs && self.ids == ids_line(shift)
     }
 
     /// Whether the folder came from a tarball with the checksums `want` asks for (each one
     /// asked for must be on the stamp and equal), with `shift`. Without any checksum: whether
     /// it came from the same tarball file (same name), with `shift`.
     pub(crate) fn matches_want(&self, want: &Want, tarball: &Path, shift: Option<IdShift>) -> bool {
-        if !self.same_shift(shift) {
+        if !self.same_unpack(shift) {
             return false;
         }
         if !want.any() {
@@ -126,12 +138,11 @@ impl Stamp {
         md5 && sha
     }
 
-    /// Whether the folder came from the tarball with `sums`, with `shift` (a stamp without a
-    /// sha256 is judged by its md5).
+    /// Whether the folder came from the tarball with `sums`, with `shift`.
     pub(crate) fn matches_sums(&self, sums: &Sums, shift: Option<IdShift>) -> bool {
-        self.same_shift(shift)
+        self.same_unpack(shift)
             && self.md5 == sums.md5
-            && self.sha256.as_ref().is_none_or(|s| *s == sums.sha256)
+            && self.sha256.as_deref() == Some(sums.sha256.as_str())
     }
 }
 
@@ -195,7 +206,7 @@ mod tests {
         };
         let s = sums("a", "b");
         let head = format!(
-            "{}  stack.tar.gz\nsha256 {}\n",
+            "{}  stack.tar.gz\nsha256 {}\nxattrs restored\n",
             "a".repeat(32),
             "b".repeat(64)
         );
@@ -219,6 +230,12 @@ mod tests {
         let full = parse(&render(&sums("a", "b"), tarball, None)).unwrap();
         // (stamp, want, tarball) -> matches
         let old_md5_only = parse(&format!("{}\n", "A".repeat(32))).unwrap();
+        let no_xattrs = parse(&format!(
+            "{}  stack 1.tar.gz\nsha256 {}\n",
+            "a".repeat(32),
+            "b".repeat(64)
+        ))
+        .unwrap();
         let cases = [
             (&full, want(Some("a"), None), tarball, true),
             (&full, want(Some("a"), None), other, true),
@@ -228,14 +245,19 @@ mod tests {
             (&full, want(Some("a"), Some("c")), tarball, false),
             (&full, want(None, None), tarball, true),
             (&full, want(None, None), other, false),
-            (&old_md5_only, want(Some("a"), None), tarball, true),
+            // An older version's stamp: its folder lacks the tarball's xattrs.
+            (&old_md5_only, want(Some("a"), None), tarball, false),
             (&old_md5_only, want(None, Some("b")), tarball, false),
             (&old_md5_only, want(None, None), tarball, false),
+            (&no_xattrs, want(Some("a"), Some("b")), tarball, false),
+            (&no_xattrs, want(None, None), tarball, false),
         ];
         for (i, (stamp, w, t, expect)) in cases.into_iter().enumerate() {
             assert_eq!(stamp.matches_want(&w, t, None), expect, "case {i}");
         }
-        assert!(old_md5_only.matches_sums(&sums("a", "b"), None));
+        assert!(full.matches_sums(&sums("a", "b"), None));
+        assert!(!old_md5_only.matches_sums(&sums("a", "b"), None));
+        assert!(!no_xattrs.matches_sums(&sums("a", "b"), None));
         assert!(!full.matches_sums(&sums("a", "c"), None));
     }
 
@@ -250,20 +272,26 @@ mod tests {
             ..SHIFT
         };
         let md5 = "a".repeat(32);
-        let shifted = format!("{md5}  stack.tar.gz\nids 100000:100000:65536\n");
-        let plain = format!("{md5}  stack.tar.gz\n");
+        let shifted = format!("{md5}  stack.tar.gz\nxattrs restored\nids 100000:100000:65536\n");
+        let plain = format!("{md5}  stack.tar.gz\nxattrs restored\n");
         // (stamp text, shift asked for) -> matches
         let cases = [
             (plain.clone(), None, true),
             (plain.clone(), Some(SHIFT), false),
             (format!("{md5}\n"), Some(SHIFT), false),
+            (format!("{md5}  stack.tar.gz\n"), None, false),
+            (
+                format!("{md5}  stack.tar.gz\nids 100000:100000:65536\n"),
+                Some(SHIFT),
+                false,
+            ),
             (shifted.clone(), Some(SHIFT), true),
             (shifted.clone(), None, false),
             (shifted.clone(), Some(other), false),
             (shifted.clone(), Some(fewer), false),
             (shifted.trim_end().to_string(), Some(SHIFT), true),
             (
-                format!("{md5}  stack.tar.gz\nids 100000:100000\n"),
+                format!("{md5}  stack.tar.gz\nxattrs restored\nids 100000:100000\n"),
                 Some(SHIFT),
                 false,
             ),
