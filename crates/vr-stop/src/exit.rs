@@ -89,7 +89,7 @@ pub const TABLE: &[Meaning] = &[
         tool: Vimage,
         status: "the script's status",
         verbs: "build",
-        meaning: "the provisioning script failed with it (128+N when signal N, not sent to vimage, killed it); no image was written",
+        meaning: "the provisioning script failed with it (128+N when signal N, not sent to vimage, killed it); no image was written, also after `--on-error=shell` opened a shell in its container (whatever the shell exited with)",
     },
     Meaning {
         tool: Vimage,
