@@ -104,17 +104,16 @@ pub fn ensure_unpacked_with(
     let _lock = EntryLock::acquire(&lock_path(contents))?;
     crate::interrupt::remove_stale_temps(contents);
     let current = stamp::read(&stamp_file);
-    if contents.is_dir() {
-        if current
+    if contents.is_dir()
+        && current
             .as_ref()
             .is_some_and(|s| s.matches_sums(&sums, shift))
-        {
-            return Ok(Unpacked::Ensured {
-                fetched,
-                unpacked: false,
-                retired: None,
-            });
-        }
+    {
+        return Ok(Unpacked::Ensured {
+            fetched,
+            unpacked: false,
+            retired: None,
+        });
     }
     // Missing, or unpacked from another tarball, with other ids or by a version that dropped
     // xattrs: the new tree is swapped in
