@@ -53,7 +53,7 @@ impl<W: Write + Send + 'static> Write for ZstWriter<W> {
     }
 }
 
-/// A `Write` that hands what it is given, [`CHUNK`] bytes at a time, to a thread that writes
+/// A `Write` that hands what it is given, 1 MiB at a time, to a thread that writes
 /// it into `W` in order. Its `flush` only passes on what it holds; [`Offload::finish`] waits
 /// for the thread.
 pub struct Offload<W: Write + Send + 'static> {
