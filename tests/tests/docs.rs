@@ -1,7 +1,8 @@
 //! The docs tell the truth: every command in a `sh` block of docs/*.md is run by the demo or a
 //! test, the vuptest example prints what the page shows, every proc.yaml and image.yaml key and
-//! every command-line option is documented, the supervisor files shown are the real ones, and
-//! links resolve. None of this needs root.
+//! every command-line option is documented, the supervisor files shown are the real ones,
+//! links resolve, and every test a page names (`crates/x/src/y.rs::test_name`) is there. None
+//! of this needs root.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::fs;
@@ -329,4 +330,41 @@ fn links_resolve() {
             );
         }
     }
+}
+
+/// The tests a page names as `path.rs::name` (security.md backs each line with some).
+fn named_tests(text: &str) -> Vec<(String, String)> {
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "_./-".contains(c);
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices(".rs::") {
+        let start = text[..i]
+            .rfind(|c: char| !path_char(c))
+            .map_or(0, |j| j + 1);
+        let rest = &text[i + 5..];
+        let name = &rest[..rest.find(|c: char| !name_char(c)).unwrap_or(rest.len())];
+        out.push((format!("{}.rs", &text[start..i]), name.to_string()));
+    }
+    out
+}
+
+#[test]
+fn every_test_the_docs_name_exists() {
+    let mut seen = 0;
+    for (page, text) in pages() {
+        for (file, name) in named_tests(&text) {
+            let source = fs::read_to_string(repo().join(&file))
+                .unwrap_or_else(|e| panic!("{page}: names {file}::{name}, but {file}: {e}"));
+            let defined = source
+                .match_indices(&format!("fn {name}("))
+                .any(|(at, _)| source[..at].trim_end().ends_with("#[test]"));
+            assert!(
+                defined,
+                "{page}: names {file}::{name}, which is no test there"
+            );
+            seen += 1;
+        }
+    }
+    // security.md alone names dozens; a parser that finds none is broken.
+    assert!(seen > 50, "only {seen} tests named");
 }
