@@ -4,7 +4,7 @@
 //! statically linked, both checked with `file`), man pages generated from the tool's own clap
 //! definition, for vrun and vimage also the man page of the file they read (proc.yaml(5),
 //! image.yaml(5)) made from its docs page ([`markdown`]), bash/zsh/fish completions, the
-//! tool's pages of docs/ and its examples, and the MIT license ([`payload`]). The `.deb` tree
+//! tool's pages of docs/ and its examples, and the MIT license ([`payload()`]). The `.deb` tree
 //! is laid out here and built with `dpkg-deb --root-owner-group`; its Depends are the tool's
 //! own (vrun needs vuptest and lxc, vimage needs lxc) plus the shared libraries
 //! `dpkg-shlibdeps` finds, and it recommends bash-completion. It also has a changelog and, where
@@ -64,9 +64,9 @@ pub struct Tool {
     pub exit: vr_stop::Tool,
     /// The man pages (section 5) of the files it reads, made from their docs pages.
     pub file_pages: &'static [FilePage],
-    /// Its pages of docs/, in /usr/share/doc/<tool>/ (paths from the workspace root).
+    /// Its pages of docs/, in `/usr/share/doc/<tool>/` (paths from the workspace root).
     pub docs: &'static [&'static str],
-    /// Its example files, in /usr/share/doc/<tool>/examples/ (paths from the workspace root;
+    /// Its example files, in `/usr/share/doc/<tool>/examples/` (paths from the workspace root;
     /// each is run by the demo or a test).
     pub examples: &'static [&'static str],
     /// lintian overrides: (tag and its pointer, why lintian is wrong there).

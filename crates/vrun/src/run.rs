@@ -156,7 +156,7 @@ fn scratch(proc: &Proc, what: &str) -> Result<tempfile::TempDir> {
 /// How long an uptest container may take: to reach vuptest, and in all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
-    /// Until the script prints [`REACHED_VUPTEST`].
+    /// Until the script prints `REACHED_VUPTEST`.
     pub startup: Duration,
     /// Until the container has ended: nothing the app does (a `.profile.d` that prints the
     /// marker itself and hangs, an uptest that stops vuptest) keeps it running past this.

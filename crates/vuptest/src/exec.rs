@@ -10,7 +10,7 @@
 //! With a [`Reaper`] (the `vuptest` binary), every kill also sweeps the processes that left
 //! the group (`setsid`, daemons): they are vuptest's descendants, and all of them die. The
 //! pipe is never waited on for long: a holder outside vuptest's reach (one handed the fd
-//! through a socket) costs at most [`KILL_DRAIN`].
+//! through a socket) costs at most `KILL_DRAIN`.
 
 use crate::reaper::{pidfd_open, Reaper};
 use crate::tail::{Captured, Tail};

@@ -133,7 +133,7 @@ impl Reaper {
     }
 
     /// SIGKILLs every descendant that is not spared and reaps every child, until none is left
-    /// (or [`SWEEP_LIMIT`] has passed). Returns the status of `main` when this reaped it.
+    /// (or `SWEEP_LIMIT` has passed). Returns the status of `main` when this reaped it.
     /// Without /proc it only reaps what has already exited.
     pub fn sweep(&self, main: Pid) -> Option<WaitStatus> {
         let give_up = Instant::now() + SWEEP_LIMIT;

@@ -266,7 +266,7 @@ pub fn description(paragraphs: &[&str]) -> String {
     out
 }
 
-/// usr/share/doc/<tool>/copyright in Debian's machine-readable format, the license text from
+/// `usr/share/doc/<tool>/copyright` in Debian's machine-readable format, the license text from
 /// the workspace's LICENSE.
 pub fn copyright(license: &str) -> String {
     let holder = license
