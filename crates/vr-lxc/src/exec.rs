@@ -2,6 +2,7 @@
 //! reaps zombies, the command's status comes back, and SIGTERM/SIGINT/SIGHUP sent to us reach
 //! the command (or end the whole container, [`ForwardTo`]); [`Ended`] says whether one did.
 
+use crate::init::{container_target, init_catching};
 use crate::leftovers::Leftovers;
 use crate::sys::Sys;
 use crate::{Error, Result};
@@ -99,11 +100,13 @@ pub enum ForwardTo {
     /// The container's command itself (see [`forward_target`]): it gets the very signal and
     /// all the time it wants (a proc: SIGHUP stays SIGHUP, e.g. for a reload).
     Command,
-    /// lxc-execute, which hands the signal to the container's init (SIGHUP as SIGTERM): on
-    /// SIGTERM init signals every process of the container and kills what is left a second
-    /// later; SIGINT it passes to the command alone (an interactive shell ignores it).
+    /// The container's init (SIGHUP as SIGTERM), directly or through lxc-execute (see
+    /// [`crate::init`]): on SIGTERM init signals every process of the container and kills
+    /// what is left a second later; SIGINT it passes to the command alone (an interactive
+    /// shell ignores it).
     Container,
-    /// SIGTERM to lxc-execute whatever the signal: the container ends, every process of it
+    /// SIGTERM to the container's init whatever the signal (as for `Container`): the
+    /// container ends, every process of it
     /// (the command may clean up on SIGTERM; what is left is killed a second later), even when
     /// the command traps or ignores the signal received (a build being stopped).
     EndContainer,
@@ -260,8 +263,18 @@ impl Foreground {
             forwarded.get_or_insert(signal);
             let (target, sig) = match to {
                 ForwardTo::Command => forward_target(sys, pid, signal),
-                ForwardTo::Container => (pid, signal),
-                ForwardTo::EndContainer => (pid, Signal::SIGTERM),
+                // To init itself (see [`crate::init`]), as lxc-execute would pass it on.
+                // lxc-execute turns SIGHUP into SIGTERM for init; init gets the same.
+                ForwardTo::Container => {
+                    let sig = match signal {
+                        Signal::SIGHUP => Signal::SIGTERM,
+                        other => other,
+                    };
+                    init_catching(sys, pid, sig).map_or((pid, signal), |init| (init, sig))
+                }
+                ForwardTo::EndContainer => {
+                    (container_target(sys, pid, Signal::SIGTERM), Signal::SIGTERM)
+                }
             };
             // The target may have just exited; its status arrives with SIGCHLD.
             let _ = sys.kill(target, sig);

@@ -1,6 +1,7 @@
 //! [`Leftovers`]: the end of a container whose command ended while processes it left behind
 //! keep LXC's init waiting.
 
+use crate::init::container_target;
 use crate::sys::Sys;
 use nix::sys::signal::Signal;
 use std::path::Path;
@@ -8,8 +9,10 @@ use std::time::{Duration, Instant};
 
 /// Ends a container whose command is gone while processes it left behind (orphans, which
 /// LXC's init waits for) keep it running: once the command has been gone for
-/// [`Leftovers::GRACE`], lxc-execute gets SIGTERM (its init then signals everything left and
-/// kills it a second later), and SIGKILL [`Leftovers::KILL_AFTER`] later if it is still there.
+/// [`Leftovers::GRACE`], the container's init gets SIGTERM (directly, or through lxc-execute
+/// until init catches it: see [`crate::init`]; it then signals everything left and kills it a
+/// second later), and lxc-execute SIGKILL [`Leftovers::KILL_AFTER`] later if it is still
+/// there.
 #[derive(Debug, Default)]
 pub struct Leftovers {
     gone_since: Option<Instant>,
@@ -32,7 +35,8 @@ impl Leftovers {
         let gone_since = *self.gone_since.get_or_insert(now);
         match self.terminated_at {
             None if now.duration_since(gone_since) >= Self::GRACE => {
-                let _ = sys.kill(lxc_pid, Signal::SIGTERM);
+                let target = container_target(sys, lxc_pid, Signal::SIGTERM);
+                let _ = sys.kill(target, Signal::SIGTERM);
                 self.terminated_at = Some(now);
             }
             Some(t) if !self.killed && now.duration_since(t) >= Self::KILL_AFTER => {

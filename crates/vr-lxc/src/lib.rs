@@ -61,6 +61,7 @@ mod error;
 mod exec;
 pub mod host;
 mod idmap;
+mod init;
 mod leftovers;
 pub mod stale;
 mod started;

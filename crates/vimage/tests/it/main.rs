@@ -12,6 +12,7 @@ mod repro;
 mod residue;
 mod shell;
 mod signals;
+mod tty;
 
 use std::fs;
 use std::path::{Path, PathBuf};

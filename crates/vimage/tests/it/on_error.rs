@@ -2,16 +2,10 @@
 //! the failed build's container as the script left it; then the build fails with the script's
 //! status, writing no image. Without a terminal: one line, and the usual failure.
 
+use crate::tty::Terminal;
 use crate::World;
 use std::fs;
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 use vr_tests::stderr;
-
-/// Bound for anything to happen: generous, only to fail instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(90);
 
 /// A script that leaves a file behind and fails with 3.
 const FAILING: &str =
@@ -22,67 +16,18 @@ fn the_shell_opens_where_the_script_failed_and_the_build_ends_with_the_scripts_s
     if !vr_tests::e2e_ready("vimage --on-error=shell") {
         return;
     }
-    let Some(script_tool) = vr_tests::which("script") else {
-        panic!("`script` (util-linux) is needed to give vimage a terminal");
-    };
     let w = World::new();
     let script = w.script("onerr.sh", FAILING);
     let yaml = w.image_yaml("onerr", &script, "env:\n  GREETING: \"hi there\"\n");
-    // `script` runs vimage on a new pseudo-terminal (stdin, stdout and stderr) and copies our
-    // stdin to it and its output to our stdout; -e: its status is vimage's.
-    let mut child = Command::new(script_tool)
-        .args(["-qefc"])
-        .arg(format!(
-            "{} build --on-error=shell {}",
-            env!("CARGO_BIN_EXE_vimage"),
-            yaml.display()
-        ))
-        .arg("/dev/null")
-        .current_dir(w.out())
-        .env("VR_ROOT", w.root())
-        .env("TERM", "dumb")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut terminal = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = terminal.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let mut wait_for = |needle: &str| {
-        let start = Instant::now();
-        while !String::from_utf8_lossy(&seen).contains(needle) {
-            assert!(
-                start.elapsed() < PATIENCE,
-                "no {needle:?} on the terminal: {}",
-                String::from_utf8_lossy(&seen)
-            );
-            if let Ok(bytes) = rx.recv_timeout(Duration::from_millis(100)) {
-                seen.extend(bytes);
-            }
-        }
-        String::from_utf8_lossy(&seen).into_owned()
-    };
-    wait_for("vimage: opening the shell /bin/sh");
+    let mut tty = Terminal::vimage(&w, &["build", "--on-error=shell", yaml.to_str().unwrap()]);
+    tty.wait_for("vimage: opening the shell /bin/sh");
     // Typed once the shell shows its prompt (what is typed before may be flushed as the shell
     // sets up its line editing). The terminal echoes the line, so what is looked for is only
     // in the commands' output: 42 and the value of $GREETING.
-    wait_for("/ # ");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(b"cat /marker-the-script-made; echo \"greeting=$GREETING\"; exit 7\n")
-        .unwrap();
-    let shown = wait_for("; no image was written");
-    let status = vr_tests::wait_for(&mut child, PATIENCE);
-    drop(stdin);
+    tty.wait_for("/ # ");
+    tty.type_line("cat /marker-the-script-made; echo \"greeting=$GREETING\"; exit 7");
+    tty.wait_for("; no image was written");
+    let (status, shown) = tty.finish();
     assert_eq!(status.code(), Some(3), "the script's status: {shown}");
     assert!(shown.contains("failing-now"), "{shown}");
     assert!(shown.contains("made-by-42"), "the script's file: {shown}");

@@ -1,6 +1,7 @@
-//! `vimage shell` (stdin from a pipe): the build's environment, nothing kept, signals passed
-//! to the shell.
+//! `vimage shell` (stdin from a pipe, or a terminal): the build's environment, nothing kept,
+//! signals passed to the shell, the shell's status.
 
+use crate::tty::Terminal;
 use crate::World;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -93,6 +94,55 @@ fn signals_during_a_shell_are_the_shells_and_its_status_passes_through() {
         drop(stdin);
         assert_eq!(code, Some(status), "the shell's status, stdout: {rest:?}");
         assert_eq!(rest, [format!("got-{trap}")]);
+        assert_eq!(w.leftovers(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn on_a_terminal_a_background_job_does_not_change_the_shells_status() {
+    if !vr_tests::e2e_ready("vimage shell on a terminal with a background job") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("unused.sh", "#!/bin/sh\ntrue\n");
+    let yaml = w.image_yaml("shbg", &script, "");
+    let mut tty = Terminal::vimage(&w, &["shell", yaml.to_str().unwrap()]);
+    tty.wait_for("/ # ");
+    // A job left running when the shell exits is ended with the container; the status is
+    // still the shell's (LXC's lxc-execute, when told to end by SIGTERM on a terminal,
+    // detached from it and exited 1 instead).
+    tty.type_line("sleep 1234 &");
+    tty.type_line("echo job-$((40+2)); exit 5");
+    tty.wait_for("job-42");
+    let (status, shown) = tty.finish();
+    assert_eq!(status.code(), Some(5), "the shell's status: {shown}");
+    assert!(!shown.contains("Child process is not killed"), "{shown}");
+    assert!(!vr_tests::running(&["sleep", "1234"]), "the job was ended");
+    assert_eq!(w.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn on_a_terminal_sigterm_and_sighup_end_the_shell_with_its_status() {
+    if !vr_tests::e2e_ready("vimage shell on a terminal, signals") {
+        return;
+    }
+    let w = World::new();
+    let script = w.script("unused.sh", "#!/bin/sh\ntrue\n");
+    let yaml = w.image_yaml("shtty", &script, "");
+    // SIGHUP (the terminal's window closed) ends the container as SIGTERM does.
+    for (signal, status) in [(libc::SIGTERM, 6), (libc::SIGHUP, 7)] {
+        let mut tty = Terminal::vimage(&w, &["shell", yaml.to_str().unwrap()]);
+        tty.wait_for("/ # ");
+        tty.type_line(&format!(
+            "trap 'echo got-TERM; exit {status}' TERM; sleep 2345 & echo shell-$((1+1))-ready; wait"
+        ));
+        tty.wait_for("shell-2-ready");
+        // SAFETY: kill(2) of vimage, the child of our unreaped `script` child.
+        assert_eq!(unsafe { libc::kill(tty.vimage_pid(), signal) }, 0);
+        let (code, shown) = tty.finish();
+        assert_eq!(code.code(), Some(status), "the shell's status: {shown}");
+        assert!(shown.contains("got-TERM"), "{shown}");
+        assert!(!vr_tests::running(&["sleep", "2345"]), "the job was ended");
         assert_eq!(w.leftovers(), Vec::<String>::new());
     }
 }
