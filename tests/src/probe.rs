@@ -11,6 +11,8 @@
 //!   that opens, MARKER (an absolute host path) is opened relative to it and printed as
 //!   `marker via MOUNT: <content>`.
 //! - `probe euid`: the effective uid.
+//! - `probe getcap PATH`: the `security.capability` xattr of PATH as the caller's user
+//!   namespace reads it, in hex (`getcap` shows the same, decoded), or the errno name.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -36,6 +38,7 @@ pub const PROBE_C: &str = r##"
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 
 static const char *errname(int e) {
     static char buf[32];
@@ -58,6 +61,7 @@ static const char *errname(int e) {
     case EOVERFLOW: return "EOVERFLOW";
     case ENODEV: return "ENODEV";
     case ENOKEY: return "ENOKEY";
+    case ENODATA: return "ENODATA";
     case EDQUOT: return "EDQUOT";
     }
     snprintf(buf, sizeof buf, "errno %d", e);
@@ -167,8 +171,19 @@ int main(int argc, char **argv) {
         handle(argv[2], argc - 3, argv + 3);
     } else if (argc >= 2 && strcmp(argv[1], "euid") == 0) {
         printf("%d\n", (int)geteuid());
+    } else if (argc >= 3 && strcmp(argv[1], "getcap") == 0) {
+        unsigned char cap[64];
+        ssize_t len = getxattr(argv[2], "security.capability", cap, sizeof cap);
+        if (len < 0) {
+            printf("getcap: %s\n", errname(errno));
+            return 0;
+        }
+        printf("getcap: ");
+        for (ssize_t i = 0; i < len; i++)
+            printf("%02x", cap[i]);
+        printf("\n");
     } else {
-        fprintf(stderr, "usage: probe syscalls | handle MARKER MOUNT... | euid\n");
+        fprintf(stderr, "usage: probe syscalls | handle MARKER MOUNT... | euid | getcap PATH\n");
         return 2;
     }
     return 0;

@@ -126,6 +126,12 @@ fn capabilities_xattrs_and_acls_go_from_base_to_image_to_proc() {
     let app = tmp.path().join("app");
     fs::create_dir_all(&app).unwrap();
     fs::write(app.join("hello.txt"), "app\n").unwrap();
+    fs::copy(vr_tests::probe_binary(), app.join("probe")).unwrap();
+    fs::set_permissions(
+        app.join("probe"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let build = tmp.path().join("build.tar.gz");
     vr_tests::tar_gz(&app, &build).unwrap();
     let proc_yaml = tmp.path().join("proc.yaml");
@@ -166,12 +172,21 @@ fn capabilities_xattrs_and_acls_go_from_base_to_image_to_proc() {
     assert!(acl.lines().any(|l| l == "user:101000:r--"), "{acl}");
     // Inside the proc the files are there with their xattrs; no_new_privs keeps the capped
     // program from gaining its capability (a proc's containment, see docs/security.md).
+    // What `getcap` reads in there: the capability as a plain one (revision 2, effective flag:
+    // cap_net_raw=ep), the kernel's view of a v3 capability whose root id is the reader's
+    // namespace's root.
     let shell = vrun(
         "shell",
-        Some("cat /opt/caps/notes\n/opt/caps/cat /proc/self/status | grep CapEff\n"),
+        Some(
+            "cat /opt/caps/notes\n/opt/caps/cat /proc/self/status | grep CapEff\n\
+             /app/probe getcap /opt/caps/cat\n/app/probe getcap /opt/caps/notes\n",
+        ),
     );
     let said = String::from_utf8_lossy(&shell.stdout);
     assert!(said.contains("notes\n"), "{said}");
+    let v2_net_raw = format!("getcap: 0100000200200000{}\n", "0".repeat(24));
+    assert!(said.contains(&v2_net_raw), "{said}");
+    assert!(said.contains("getcap: ENODATA\n"), "{said}");
     assert!(said.contains("CapEff:\t0000000000000000"), "{said}");
     // A host user running that file gets nothing: the capability is the containers' root's,
     // not host root's. (VR_ROOT is closed to other users; a copy with its xattrs shows it.)
