@@ -28,7 +28,7 @@ pub use image::{
 };
 pub use proc::{
     free_port, has_entry_ending, nothing_left, ok, running, static_vuptest, stderr, stdout, until,
-    wait_for, with_stdin,
+    wait_for, with_inherited_dir, with_stdin,
 };
 
 use std::path::PathBuf;

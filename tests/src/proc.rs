@@ -83,6 +83,31 @@ pub fn with_stdin(mut cmd: Command, input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Makes `cmd` start with the directory `dir` open as descriptor `fd`, without close-on-exec:
+/// what `flock DIR cmd` (fd 3) or a careless supervisor hands down.
+pub fn with_inherited_dir(cmd: &mut Command, fd: i32, dir: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+    // SAFETY: between fork and exec only open, dup2 and close run (async-signal-safe); the
+    // path was made before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let opened = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+            if opened < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if opened != fd {
+                if libc::dup2(opened, fd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(opened);
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it when this returns).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

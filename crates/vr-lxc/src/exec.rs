@@ -161,8 +161,8 @@ impl Foreground {
             action: "block signals",
             source,
         })?;
-        // SAFETY: between fork and exec only pthread_sigmask and prctl run, which are
-        // async-signal-safe and allocate nothing.
+        // SAFETY: between fork and exec only pthread_sigmask, close_range/fcntl and prctl
+        // run, which are async-signal-safe and allocate nothing.
         unsafe {
             cmd.pre_exec(|| {
                 nix::sys::signal::pthread_sigmask(
@@ -170,6 +170,7 @@ impl Foreground {
                     Some(&SigSet::empty()),
                     None,
                 )?;
+                only_stdio_on_exec();
                 // If we are killed outright (a supervisor's SIGKILL), lxc-execute gets SIGTERM
                 // and hands it to the container's init, which ends every process of the
                 // container (killing what ignores it a second later); LXC then removes its
@@ -278,6 +279,39 @@ impl Foreground {
             };
             // The target may have just exited; its status arrives with SIGCHLD.
             let _ = sys.kill(target, sig);
+        }
+    }
+}
+
+/// Marks every descriptor but stdin, stdout and stderr close-on-exec, so that none of them
+/// reaches the container: LXC passes what it inherits on to the container's command, and a
+/// descriptor our caller left open (`flock DIR vimage ...` hands down the locked folder as fd
+/// 3) would let the script or app reach the host's file system from it, as the containers'
+/// root. Close-on-exec rather than closed: std's own pipe, which reports a failed exec, must
+/// stay open until the exec. Runs between fork and exec (async-signal-safe calls only).
+fn only_stdio_on_exec() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes descriptor flags.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    } == 0;
+    if done {
+        return;
+    }
+    // Before Linux 5.11: each possible descriptor in turn.
+    // SAFETY: sysconf and fcntl(F_SETFD) have no memory preconditions; a descriptor that is
+    // not open fails with EBADF, which is fine.
+    unsafe {
+        let max = match libc::sysconf(libc::_SC_OPEN_MAX) {
+            n if n > 3 => n.min(1 << 20) as i32,
+            _ => 1024,
+        };
+        for fd in 3..max {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
         }
     }
 }
@@ -420,6 +454,26 @@ mod tests {
         let mut cmd = Command::new("/bin/sh");
         cmd.args(["-c", "exit 3"]);
         assert_eq!(run_foreground(&sys, cmd).unwrap(), Outcome::Exited(3));
+    }
+
+    #[test]
+    fn only_stdin_stdout_and_stderr_reach_the_child() {
+        // A folder inherited as fd 3 and fd 42 (as `flock DIR vimage` hands one down).
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args([
+            "-c",
+            "for fd in 3 42; do [ -e /proc/$$/fd/$fd ] && exit $fd; done; exit 0",
+        ]);
+        vr_tests::with_inherited_dir(&mut cmd, 3, dir.path());
+        vr_tests::with_inherited_dir(&mut cmd, 42, dir.path());
+        let sys = crate::sys::RealSys;
+        assert_eq!(run_foreground(&sys, cmd).unwrap(), Outcome::Exited(0));
+        // Without Foreground the descriptors do get through (the check above can fail).
+        let mut plain = Command::new("/bin/sh");
+        plain.args(["-c", "[ -e /proc/$$/fd/42 ] && exit 42; exit 0"]);
+        vr_tests::with_inherited_dir(&mut plain, 42, dir.path());
+        assert_eq!(plain.status().unwrap().code(), Some(42));
     }
 
     /// A shell that traps INT, TERM and HUP (exit 2, 15, 1) and touches `ready` once it has.

@@ -182,3 +182,37 @@ fn a_provisioning_script_cannot_reach_the_host_either() {
     );
     assert!(!handle.contains(&secret));
 }
+
+#[test]
+fn a_descriptor_vimage_inherits_does_not_reach_the_script() {
+    if !vr_tests::e2e_ready("vimage a_descriptor_vimage_inherits_does_not_reach_the_script") {
+        return;
+    }
+    // `flock VR_ROOT vimage build ...` hands vimage the locked folder as fd 3: through it
+    // the script (host uid 100000, the owner of every cached base) could write into the
+    // cached base that later builds trust, or read host files.
+    let w = World::new();
+    let script = w.script(
+        "fds.sh",
+        "#!/bin/sh\nfor fd in 3 42; do\n  if [ -e /proc/$$/fd/$fd ]; then echo \"fd $fd open\"; \
+         echo poison > /proc/$$/fd/$fd/images/busybox-base/contents/etc/poison; fi\ndone\n\
+         echo fds-checked\n",
+    );
+    let yaml = w.image_yaml("fds", &script, "");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vimage"));
+    cmd.args(["build", yaml.to_str().unwrap()])
+        .current_dir(w.out())
+        .env("VR_ROOT", w.root());
+    vr_tests::with_inherited_dir(&mut cmd, 3, &w.root());
+    vr_tests::with_inherited_dir(&mut cmd, 42, &w.root());
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = fs::read_to_string(w.out().join("fds.log")).unwrap();
+    assert!(log.starts_with("fds-checked\n"), "{log}");
+    assert!(
+        !w.root()
+            .join("images/busybox-base/contents/etc/poison")
+            .exists(),
+        "the script wrote into the cached base"
+    );
+}

@@ -317,3 +317,31 @@ fn device_nodes(dir: &Path, found: &mut Vec<PathBuf>) {
         }
     }
 }
+
+#[test]
+fn a_descriptor_vrun_inherits_does_not_reach_the_proc() {
+    // `flock VR_ROOT vrun run ...` hands vrun the locked folder as fd 3: through it the app
+    // (host uid 100000 as root inside, the owner of the shared image) could write into the
+    // image every proc on it runs, or read host files.
+    if !vr_tests::e2e_ready("vrun a_descriptor_vrun_inherits_does_not_reach_the_proc") {
+        return;
+    }
+    let env = env();
+    let (app, port) = (app_name("fds"), free_port());
+    let cmd = "for fd in 3 42; do if [ -e /proc/$$/fd/$fd ]; then echo fd $fd open; \
+               echo poison > /proc/$$/fd/$fd/images/busybox/contents/etc/poison; fi; done; \
+               echo fds-checked";
+    let yaml = yaml_as(&env, &app, port, AS_ROOT, cmd, "");
+    ok(&env.run(&["setup"], &yaml));
+    let mut run = env.vrun();
+    run.arg("run").arg(&yaml).stdin(std::process::Stdio::null());
+    vr_tests::with_inherited_dir(&mut run, 3, &env.root);
+    vr_tests::with_inherited_dir(&mut run, 42, &env.root);
+    let out = run.output().unwrap();
+    assert_eq!(ok(&out), "fds-checked\n");
+    assert!(
+        !env.root.join("images/busybox/contents/etc/poison").exists(),
+        "the proc wrote into the shared image"
+    );
+    ok(&env.run(&["teardown"], &yaml));
+}
