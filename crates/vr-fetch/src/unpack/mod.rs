@@ -133,14 +133,49 @@ impl Compression {
             Compression::Bzip2 => {
                 Box::new(Chunks(bzip2::bufread::MultiBzDecoder::new(buffered(file))))
             }
-            Compression::Xz => Box::new(Chunks(liblzma::bufread::XzDecoder::new_multi_decoder(
-                buffered(file),
-            ))),
+            // A stream declares its dictionary, up to 4 GiB, which liblzma would allocate (and
+            // touch as the output grows): bounded as zstd's window is.
+            Compression::Xz => {
+                let stream = liblzma::stream::Stream::new_stream_decoder(
+                    XZ_MEMORY,
+                    liblzma::stream::CONCATENATED,
+                )
+                .map_err(std::io::Error::from)?;
+                Box::new(Chunks(XzLimited(liblzma::bufread::XzDecoder::new_stream(
+                    buffered(file),
+                    stream,
+                ))))
+            }
             // zstd's default window limit (2^27 bytes, what `zstd --long` writes) bounds the
             // memory a hostile frame header can ask for; larger windows are refused.
             Compression::Zstd => Box::new(Chunks(zstd::stream::read::Decoder::with_buffer(
                 buffered(file),
             )?)),
+        })
+    }
+}
+
+/// The most memory an xz stream may take to decode: `xz -9` needs 65 MiB.
+const XZ_MEMORY: u64 = 256 << 20;
+
+/// An xz decoder whose memory-limit error says what was refused.
+struct XzLimited<R>(R);
+
+impl<R: std::io::Read> std::io::Read for XzLimited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            let over = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<liblzma::stream::Error>())
+                .is_some_and(|inner| matches!(inner, liblzma::stream::Error::MemLimit));
+            match over {
+                true => std::io::Error::other(format!(
+                    "the xz stream needs more than {} MiB of memory to decode (a dictionary \
+                     larger than xz -9's 64 MiB can make it): refused",
+                    XZ_MEMORY >> 20
+                )),
+                false => e,
+            }
         })
     }
 }

@@ -14,4 +14,5 @@ mod support;
 mod sweep;
 mod unpack;
 mod xattrs;
+mod xz;
 mod zstd;
