@@ -10,7 +10,8 @@
 //! - [`bin`]: the path of a workspace binary (built by `cargo xtask test` before the tests run);
 //!   [`static_vuptest`]: the static vuptest.
 //! - [`ok`], [`stdout`], [`stderr`], [`wait_for`], [`with_stdin`], [`free_port`]: running
-//!   processes; [`nothing_left`]: a container left no process, mount or cgroup behind.
+//!   processes; [`nothing_left`]: a container left no process, mount or cgroup behind;
+//!   [`Terminal`]: a program on a pseudo-terminal of its own.
 //! - [`has_interp`] / [`program_header_types`]: is an executable statically linked?
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
@@ -19,7 +20,9 @@ mod http;
 mod image;
 mod probe;
 mod proc;
+mod tty;
 pub use probe::{probe_binary, PROBE_C};
+pub use tty::Terminal;
 
 pub use elf::{has_interp, program_header_types, PT_INTERP};
 pub use http::{HttpServer, AUTH_PASSWORD, AUTH_USER, BAD_KINDS};

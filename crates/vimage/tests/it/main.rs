@@ -12,7 +12,6 @@ mod repro;
 mod residue;
 mod shell;
 mod signals;
-mod tty;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -144,4 +143,15 @@ pub fn file_in(tarball: &Path, name: &str) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `vimage ARGS` on a terminal of its own, in `w`'s folder with its VR_ROOT.
+pub fn vimage_on_a_terminal(w: &World, args: &[&str]) -> vr_tests::Terminal {
+    let root = w.root();
+    vr_tests::Terminal::spawn(
+        Path::new(env!("CARGO_BIN_EXE_vimage")),
+        args,
+        &w.out(),
+        &[("VR_ROOT", root.as_path())],
+    )
 }

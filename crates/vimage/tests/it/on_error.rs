@@ -2,7 +2,6 @@
 //! the failed build's container as the script left it; then the build fails with the script's
 //! status, writing no image. Without a terminal: one line, and the usual failure.
 
-use crate::tty::Terminal;
 use crate::World;
 use std::fs;
 use vr_tests::stderr;
@@ -19,7 +18,8 @@ fn the_shell_opens_where_the_script_failed_and_the_build_ends_with_the_scripts_s
     let w = World::new();
     let script = w.script("onerr.sh", FAILING);
     let yaml = w.image_yaml("onerr", &script, "env:\n  GREETING: \"hi there\"\n");
-    let mut tty = Terminal::vimage(&w, &["build", "--on-error=shell", yaml.to_str().unwrap()]);
+    let mut tty =
+        crate::vimage_on_a_terminal(&w, &["build", "--on-error=shell", yaml.to_str().unwrap()]);
     tty.wait_for("vimage: opening the shell /bin/sh");
     // Typed once the shell shows its prompt (what is typed before may be flushed as the shell
     // sets up its line editing). The terminal echoes the line, so what is looked for is only

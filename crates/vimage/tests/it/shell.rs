@@ -1,7 +1,6 @@
 //! `vimage shell` (stdin from a pipe, or a terminal): the build's environment, nothing kept,
 //! signals passed to the shell, the shell's status.
 
-use crate::tty::Terminal;
 use crate::World;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -106,7 +105,7 @@ fn on_a_terminal_a_background_job_does_not_change_the_shells_status() {
     let w = World::new();
     let script = w.script("unused.sh", "#!/bin/sh\ntrue\n");
     let yaml = w.image_yaml("shbg", &script, "");
-    let mut tty = Terminal::vimage(&w, &["shell", yaml.to_str().unwrap()]);
+    let mut tty = crate::vimage_on_a_terminal(&w, &["shell", yaml.to_str().unwrap()]);
     tty.wait_for("/ # ");
     // A job left running when the shell exits is ended with the container; the status is
     // still the shell's (LXC's lxc-execute, when told to end by SIGTERM on a terminal,
@@ -131,14 +130,14 @@ fn on_a_terminal_sigterm_and_sighup_end_the_shell_with_its_status() {
     let yaml = w.image_yaml("shtty", &script, "");
     // SIGHUP (the terminal's window closed) ends the container as SIGTERM does.
     for (signal, status) in [(libc::SIGTERM, 6), (libc::SIGHUP, 7)] {
-        let mut tty = Terminal::vimage(&w, &["shell", yaml.to_str().unwrap()]);
+        let mut tty = crate::vimage_on_a_terminal(&w, &["shell", yaml.to_str().unwrap()]);
         tty.wait_for("/ # ");
         tty.type_line(&format!(
             "trap 'echo got-TERM; exit {status}' TERM; sleep 2345 & echo shell-$((1+1))-ready; wait"
         ));
         tty.wait_for("shell-2-ready");
         // SAFETY: kill(2) of vimage, the child of our unreaped `script` child.
-        assert_eq!(unsafe { libc::kill(tty.vimage_pid(), signal) }, 0);
+        assert_eq!(unsafe { libc::kill(tty.pid(), signal) }, 0);
         let (code, shown) = tty.finish();
         assert_eq!(code.code(), Some(status), "the shell's status: {shown}");
         assert!(shown.contains("got-TERM"), "{shown}");

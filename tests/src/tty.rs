@@ -1,8 +1,8 @@
-//! vimage on a terminal: `script` (util-linux) runs it on a new pseudo-terminal (stdin,
+//! A program on a terminal: `script` (util-linux) runs it on a new pseudo-terminal (stdin,
 //! stdout and stderr), copies what the test types to it and its output back.
 
-use crate::World;
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// Bound for anything to happen: generous, only to fail instead of hanging.
 pub const PATIENCE: Duration = Duration::from_secs(90);
 
-/// vimage running on a terminal of its own.
+/// A program running on a terminal of its own.
 pub struct Terminal {
     child: Child,
     stdin: Option<ChildStdin>,
@@ -19,28 +19,26 @@ pub struct Terminal {
 }
 
 impl Terminal {
-    /// Starts `vimage ARGS` on a new terminal, in `w`'s folder with its VR_ROOT.
-    pub fn vimage(w: &World, args: &[&str]) -> Terminal {
-        let Some(script_tool) = vr_tests::which("script") else {
-            panic!("`script` (util-linux) is needed to give vimage a terminal");
+    /// Starts `program ARGS` on a new terminal, in `dir`, with `env` added to the environment
+    /// (and `TERM=dumb`).
+    pub fn spawn(program: &Path, args: &[&str], dir: &Path, env: &[(&str, &Path)]) -> Terminal {
+        let Some(script_tool) = crate::which("script") else {
+            panic!("`script` (util-linux) is needed to give a program a terminal");
         };
-        // -e: script's status is vimage's; exec: vimage is script's child, for signals.
-        let mut child = Command::new(script_tool)
-            .arg("-qefc")
-            .arg(format!(
-                "exec {} {}",
-                env!("CARGO_BIN_EXE_vimage"),
-                args.join(" ")
-            ))
+        // -e: script's status is the program's; exec: the program is script's child.
+        let mut cmd = Command::new(script_tool);
+        cmd.arg("-qefc")
+            .arg(format!("exec {} {}", program.display(), args.join(" ")))
             .arg("/dev/null")
-            .current_dir(w.out())
-            .env("VR_ROOT", w.root())
+            .current_dir(dir)
             .env("TERM", "dumb")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut child = cmd.spawn().unwrap();
         let mut out = child.stdout.take().unwrap();
         let (tx, output) = mpsc::channel();
         std::thread::spawn(move || {
@@ -83,8 +81,8 @@ impl Terminal {
         stdin.flush().unwrap();
     }
 
-    /// vimage's pid (script's child, which exec'd it).
-    pub fn vimage_pid(&self) -> i32 {
+    /// The program's pid (script's child, which exec'd it).
+    pub fn pid(&self) -> i32 {
         let pid = self.child.id();
         let children =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
@@ -94,9 +92,9 @@ impl Terminal {
             .unwrap_or_else(|| panic!("script {pid} has no child"))
     }
 
-    /// Waits for vimage to end: its status and all the terminal showed.
+    /// Waits for the program to end: its status and all the terminal showed.
     pub fn finish(mut self) -> (ExitStatus, String) {
-        let status = vr_tests::wait_for(&mut self.child, PATIENCE);
+        let status = crate::wait_for(&mut self.child, PATIENCE);
         drop(self.stdin.take());
         while let Ok(bytes) = self.output.recv_timeout(Duration::from_millis(200)) {
             self.seen.extend(bytes);
