@@ -278,40 +278,32 @@ fn shell_works_on_a_terminal() {
     if !vr_tests::e2e_ready("vrun shell_works_on_a_terminal") {
         return;
     }
-    let Some(script) = vr_tests::which("script") else {
-        eprintln!("SKIP shell_works_on_a_terminal: no `script` (util-linux) for a pseudo-terminal");
-        return;
-    };
-    use std::io::{Read, Write};
     let env = env();
     let yaml = env.proc_yaml(&app_name("tty"), free_port(), "proc_name: web\n");
     ok(&env.run(&["setup"], &yaml));
-    let line = format!("{} shell {}", env!("CARGO_BIN_EXE_vrun"), yaml.display());
-    let mut child = Command::new(script)
-        .args(["-qec", &line, "/dev/null"])
-        .env("VR_ROOT", &env.root)
-        .env("TERM", "xterm")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 256];
-    // Type only once the prompt is there (LXC flushes type-ahead when it takes the terminal).
-    while !String::from_utf8_lossy(&seen).contains("$ ") {
-        let n = stdout.read(&mut buf).unwrap();
-        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"tty; echo TERM=$TERM; exit 5\n").unwrap();
-    stdout.read_to_end(&mut seen).unwrap();
-    let status = wait_for(&mut child, std::time::Duration::from_secs(10));
-    let text = String::from_utf8_lossy(&seen);
+    let shell = |typed: &str| {
+        let mut tty = vr_tests::Terminal::spawn(
+            Path::new(env!("CARGO_BIN_EXE_vrun")),
+            &["shell", yaml.to_str().unwrap()],
+            env.tmp.path(),
+            &[("VR_ROOT", env.root.as_path())],
+        );
+        // Type only once the prompt is there (LXC flushes type-ahead when it takes the
+        // terminal).
+        tty.wait_for("$ ");
+        tty.type_line(typed);
+        tty.finish()
+    };
+    let (status, text) = shell("tty; echo TERM=$TERM; exit 5");
     assert_eq!(status.code(), Some(5), "{text}");
     assert!(text.contains("/dev/pts/"), "{text}");
-    assert!(text.contains("TERM=xterm"), "{text}");
+    assert!(text.contains("TERM=dumb"), "{text}");
+    // A job left running is ended with the shell, and the status is still the shell's (LXC's
+    // lxc-execute, told to end by SIGTERM on a terminal, detached and exited 1 instead).
+    let (status, text) = shell("sleep 4321 & exit 6");
+    assert_eq!(status.code(), Some(6), "{text}");
+    assert!(!vr_tests::running(&["sleep", "4321"]), "the job was ended");
+    ok(&env.run(&["teardown"], &yaml));
 }
 
 #[test]
