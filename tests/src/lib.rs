@@ -1,7 +1,8 @@
 //! vr-tests: helpers shared by every crate's tests, and the cross-tool end-to-end tests.
 //!
 //! - [`e2e_ready`]: the gate for tests that need root and LXC (loud SKIP, or a failure when
-//!   `VR_REQUIRE_E2E=1`); [`tools_ready`]: the same for other tools on PATH.
+//!   `VR_REQUIRE_E2E=1`); [`tools_ready`]: the same for other tools on PATH; [`root_ready`]:
+//!   for root alone.
 //! - [`busybox_rootfs`] / [`busybox_image`]: a tiny OS image made at test time from
 //!   busybox-static.
 //! - [`HttpServer`]: a local HTTP server over a folder that counts requests, answers conditional
@@ -53,6 +54,25 @@ pub fn e2e_ready(test: &str) -> bool {
         return true;
     }
     let why = format!("{test} needs {}", missing.join(", "));
+    if std::env::var("VR_REQUIRE_E2E").as_deref() == Ok("1") {
+        panic!("VR_REQUIRE_E2E=1 but {why}");
+    }
+    eprintln!(
+        "\n========== SKIP: {why} (set VR_REQUIRE_E2E=1 to make this a failure) ==========\n"
+    );
+    record_skip(&why);
+    false
+}
+
+/// True when this process is root (for tests that chown, mknod or write root-only xattrs).
+/// Otherwise prints a loud SKIP line naming `test` and returns false, or panics when
+/// `VR_REQUIRE_E2E=1`.
+pub fn root_ready(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let why = format!("{test} needs root");
     if std::env::var("VR_REQUIRE_E2E").as_deref() == Ok("1") {
         panic!("VR_REQUIRE_E2E=1 but {why}");
     }

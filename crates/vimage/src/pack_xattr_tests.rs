@@ -130,8 +130,7 @@ fn xattrs_and_capabilities_are_packed_and_gnu_tar_restores_them() {
 
 #[test]
 fn a_capability_set_in_the_container_is_packed_as_the_container_saw_it() {
-    if !is_root() {
-        eprintln!("SKIP: writing a version 3 file capability needs root");
+    if !vr_tests::root_ready("vimage a_capability_set_in_the_container_is_packed_as_the_container_saw_it (a version 3 file capability)") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

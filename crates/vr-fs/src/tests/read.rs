@@ -104,8 +104,7 @@ fn read_file_of_a_named_pipe_fails_without_blocking() {
 
 #[test]
 fn read_file_of_a_device_is_an_error() {
-    if !is_root() {
-        eprintln!("SKIP read_file_of_a_device_is_an_error: needs root to mknod");
+    if !vr_tests::root_ready("vr-fs read_file_of_a_device_is_an_error (mknod)") {
         return;
     }
     let fx = fixture();

@@ -118,8 +118,7 @@ fn write_file_in_a_subdirectory_replaces_an_existing_file() {
 
 #[test]
 fn write_file_keeps_setuid_after_chown() {
-    if !is_root() {
-        eprintln!("SKIP write_file_keeps_setuid_after_chown: needs root to chown");
+    if !vr_tests::root_ready("vr-fs write_file_keeps_setuid_after_chown (chown)") {
         return;
     }
     let fx = fixture();
