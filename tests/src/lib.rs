@@ -54,14 +54,7 @@ pub fn e2e_ready(test: &str) -> bool {
         return true;
     }
     let why = format!("{test} needs {}", missing.join(", "));
-    if std::env::var("VR_REQUIRE_E2E").as_deref() == Ok("1") {
-        panic!("VR_REQUIRE_E2E=1 but {why}");
-    }
-    eprintln!(
-        "\n========== SKIP: {why} (set VR_REQUIRE_E2E=1 to make this a failure) ==========\n"
-    );
-    record_skip(&why);
-    false
+    skip(&why)
 }
 
 /// True when this process is root (for tests that chown, mknod or write root-only xattrs).
@@ -73,14 +66,7 @@ pub fn root_ready(test: &str) -> bool {
         return true;
     }
     let why = format!("{test} needs root");
-    if std::env::var("VR_REQUIRE_E2E").as_deref() == Ok("1") {
-        panic!("VR_REQUIRE_E2E=1 but {why}");
-    }
-    eprintln!(
-        "\n========== SKIP: {why} (set VR_REQUIRE_E2E=1 to make this a failure) ==========\n"
-    );
-    record_skip(&why);
-    false
+    skip(&why)
 }
 
 /// True when every tool in `tools` is on PATH. Otherwise prints a loud SKIP line naming `test`
@@ -95,13 +81,19 @@ pub fn tools_ready(test: &str, tools: &[&str]) -> bool {
         return true;
     }
     let why = format!("{test} needs {} on PATH", missing.join(", "));
+    skip(&why)
+}
+
+/// A test that cannot run here: a loud SKIP line saying `why`, recorded for `cargo xtask
+/// test` to list, and false; or a panic when `VR_REQUIRE_E2E=1`.
+fn skip(why: &str) -> bool {
     if std::env::var("VR_REQUIRE_E2E").as_deref() == Ok("1") {
         panic!("VR_REQUIRE_E2E=1 but {why}");
     }
     eprintln!(
         "\n========== SKIP: {why} (set VR_REQUIRE_E2E=1 to make this a failure) ==========\n"
     );
-    record_skip(&why);
+    record_skip(why);
     false
 }
 
