@@ -1,3 +1,7 @@
+use super::acl::{
+    ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_UNDEFINED_ID, ACL_USER, ACL_USER_OBJ,
+};
+use super::cap::{CAP_FLAGS_EFFECTIVE, CAP_V2, CAP_V3};
 use super::*;
 
 const SHIFT: Shift = Shift {
