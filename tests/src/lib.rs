@@ -31,8 +31,8 @@ pub use image::{
     busybox_image, busybox_rootfs, debian_base, md5_file, shift_tree, tar_gz, DEBIAN_CACHE,
 };
 pub use proc::{
-    free_port, has_entry_ending, nothing_left, ok, running, static_vuptest, stderr, stdout, until,
-    wait_for, with_inherited_dir, with_stdin,
+    free_port, has_entry_ending, names, nothing_left, ok, pids_of, running, static_vuptest, stderr,
+    stdout, until, wait_for, with_inherited_dir, with_stdin,
 };
 
 use std::path::PathBuf;

@@ -117,8 +117,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Whether a process on the host runs with exactly the command line `args`.
-pub fn running(args: &[&str]) -> bool {
+/// The pids of the host's processes whose command line is exactly `args` (a zombie has none).
+pub fn pids_of(args: &[&str]) -> Vec<String> {
     let want: Vec<u8> = args
         .iter()
         .flat_map(|a| [a.as_bytes(), b"\0"].concat())
@@ -126,7 +126,24 @@ pub fn running(args: &[&str]) -> bool {
     fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .any(|e| fs::read(e.path().join("cmdline")).ok().as_deref() == Some(&want[..]))
+        .filter(|e| fs::read(e.path().join("cmdline")).ok().as_deref() == Some(&want[..]))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Whether a process on the host runs with exactly the command line `args`.
+pub fn running(args: &[&str]) -> bool {
+    !pids_of(args).is_empty()
+}
+
+/// The names in `dir` (not recursive), sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
 }
 
 /// Asserts nothing of the container `name` is left: no process mentions it in its command line,

@@ -161,15 +161,7 @@ fn assert_fresh_log(log: &Path, host: &Path, text: &str) {
     assert_eq!(fs::read_to_string(log).unwrap(), text);
 }
 
-/// The names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
+use vr_tests::names;
 
 #[test]
 fn a_new_log_is_created_0644_with_its_status_line_last() {

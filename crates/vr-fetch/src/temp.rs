@@ -153,14 +153,7 @@ impl Drop for TempDir {
 mod tests {
     use super::*;
 
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
+    use vr_tests::names;
 
     #[test]
     fn only_what_nobody_holds_is_swept() {

@@ -151,14 +151,7 @@ mod tests {
     use std::io::{Read, Seek, Write};
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
+    use vr_tests::names;
 
     #[test]
     fn it_has_no_name_until_persisted_then_replaces_a_symlink_without_following_it() {

@@ -199,10 +199,7 @@ fn a_descriptor_vimage_inherits_does_not_reach_the_script() {
          echo fds-checked\n",
     );
     let yaml = w.image_yaml("fds", &script, "");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vimage"));
-    cmd.args(["build", yaml.to_str().unwrap()])
-        .current_dir(w.out())
-        .env("VR_ROOT", w.root());
+    let mut cmd = w.command(&["build", yaml.to_str().unwrap()]);
     vr_tests::with_inherited_dir(&mut cmd, 3, &w.root());
     vr_tests::with_inherited_dir(&mut cmd, 42, &w.root());
     let o = cmd.output().unwrap();

@@ -5,7 +5,7 @@
 
 use crate::{file_in, World};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 use vr_tests::stderr;
 
@@ -28,11 +28,8 @@ pub fn daemon_running(mark: &str) -> bool {
 
 /// `vimage build yaml`, failing the test instead of hanging when it takes more than `limit`.
 pub fn build_within(w: &World, yaml: &Path, limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vimage"))
-        .arg("build")
-        .arg(yaml)
-        .current_dir(w.out())
-        .env("VR_ROOT", w.root())
+    let mut child = w
+        .command(&["build", yaml.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

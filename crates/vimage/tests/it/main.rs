@@ -90,13 +90,17 @@ impl World {
         )
     }
 
-    pub fn vimage(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_vimage"))
-            .args(args)
+    /// `vimage ARGS` in the output folder with this VR_ROOT, to be run as the caller likes.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vimage"));
+        cmd.args(args)
             .current_dir(self.out())
-            .env("VR_ROOT", self.root())
-            .output()
-            .unwrap()
+            .env("VR_ROOT", self.root());
+        cmd
+    }
+
+    pub fn vimage(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     /// What is under images/busybox-base besides the cache itself (must be nothing).

@@ -19,11 +19,8 @@ const SCRIPT: &str = "#!/bin/sh\nset -e\necho 'stack 1' > /etc/stack-release\n\
 
 /// `vimage ARGS` in the world's output folder, with `env` set on top of the world's.
 fn vimage_with(w: &World, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vimage"));
-    cmd.args(args)
-        .current_dir(w.out())
-        .env("VR_ROOT", w.root())
-        .env_remove("SOURCE_DATE_EPOCH");
+    let mut cmd = w.command(args);
+    cmd.env_remove("SOURCE_DATE_EPOCH");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -3,7 +3,7 @@
 
 use crate::World;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use vr_tests::{stderr, stdout, with_stdin};
 
@@ -15,12 +15,8 @@ fn shell_runs_in_the_build_environment_and_keeps_nothing() {
     let w = World::new();
     let script = w.script("unused.sh", "#!/bin/sh\ntrue\n");
     let yaml = w.image_yaml("sh", &script, "env:\n  GREETING: \"hi there\"\n");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vimage"));
-    cmd.args(["shell", yaml.to_str().unwrap()])
-        .current_dir(w.out())
-        .env("VR_ROOT", w.root());
     let o = with_stdin(
-        cmd,
+        w.command(&["shell", yaml.to_str().unwrap()]),
         "echo \"user=$(id -u) home=$HOME greeting=$GREETING\"\ntouch /left-behind\nexit 4\n",
     );
     assert_eq!(
@@ -64,10 +60,8 @@ fn signals_during_a_shell_are_the_shells_and_its_status_passes_through() {
     let script = w.script("unused.sh", "#!/bin/sh\ntrue\n");
     let yaml = w.image_yaml("shsig", &script, "");
     for (signal, trap, status) in [(libc::SIGINT, "INT", 5), (libc::SIGTERM, "TERM", 6)] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vimage"))
-            .args(["shell", yaml.to_str().unwrap()])
-            .current_dir(w.out())
-            .env("VR_ROOT", w.root())
+        let mut child = w
+            .command(&["shell", yaml.to_str().unwrap()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

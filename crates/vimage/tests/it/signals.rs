@@ -24,10 +24,8 @@ pub(crate) struct Running {
 
 impl Running {
     pub(crate) fn start(w: &World, yaml: &Path) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vimage"))
-            .args(["build", yaml.to_str().unwrap()])
-            .current_dir(w.out())
-            .env("VR_ROOT", w.root())
+        let mut child = w
+            .command(&["build", yaml.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -58,15 +58,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
     }
 }
 
-/// Names in `dir` (not recursive), sorted.
-pub fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+pub use vr_tests::names;
 
 /// An entry of a crafted tarball. Names and link names are stored byte for byte, without the
 /// checks `tar::Builder` would make.

@@ -108,15 +108,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// The sorted names in `dir`.
-pub(crate) fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
+pub(crate) use vr_tests::names;
 
 pub(crate) fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();

@@ -6,24 +6,7 @@ use super::security::{yaml_as, AS_APP, AS_ROOT};
 use super::*;
 use std::net::{TcpListener, TcpStream};
 
-/// The pids of the processes whose command line is exactly `args` (a zombie has none).
-fn pids_of(args: &[&str]) -> Vec<String> {
-    let want: Vec<u8> = args
-        .iter()
-        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
-        .collect();
-    fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| fs::read(e.path().join("cmdline")).ok().as_deref() == Some(&want[..]))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
-/// Whether a process runs whose command line is exactly `args`.
-fn running(args: &[&str]) -> bool {
-    !pids_of(args).is_empty()
-}
+use vr_tests::{pids_of, running};
 
 /// `vrun run` with no stdio of ours: should the container outlive it (what these tests look
 /// for), it must not hold the test harness's pipes open. Killed when dropped.
