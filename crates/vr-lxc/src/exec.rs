@@ -2,7 +2,7 @@
 //! reaps zombies, the command's status comes back, and SIGTERM/SIGINT/SIGHUP sent to us reach
 //! the command (or end the whole container, [`ForwardTo`]); [`Ended`] says whether one did.
 
-use crate::init::{container_target, init_catching};
+use crate::init::{container_target, init_catching, init_of};
 use crate::leftovers::Leftovers;
 use crate::sys::Sys;
 use crate::{Error, Result};
@@ -86,7 +86,7 @@ impl Execute {
 /// very signal and all the time it wants to shut down; otherwise lxc-execute, which passes
 /// SIGTERM/SIGINT to the container's init (and turns SIGHUP into SIGTERM).
 pub fn forward_target(sys: &dyn Sys, lxc_pid: i32, signal: Signal) -> (i32, Signal) {
-    let init = sys.children(lxc_pid).into_iter().min();
+    let init = init_of(sys, lxc_pid);
     let command = init.and_then(|init| sys.children(init).into_iter().min());
     match command {
         Some(pid) => (pid, signal),

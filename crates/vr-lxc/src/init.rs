@@ -13,6 +13,12 @@ use crate::sys::Sys;
 use nix::sys::signal::Signal;
 use std::path::Path;
 
+/// The container's init: lxc-execute `lxc_pid`'s first child (the lowest pid; hooks LXC runs
+/// on the host come later).
+pub(crate) fn init_of(sys: &dyn Sys, lxc_pid: i32) -> Option<i32> {
+    sys.children(lxc_pid).into_iter().min()
+}
+
 /// Where to send `signal` to reach the container of lxc-execute `lxc_pid`: its init when that
 /// is running and catches `signal`, else lxc-execute.
 pub(crate) fn container_target(sys: &dyn Sys, lxc_pid: i32, signal: Signal) -> i32 {
@@ -21,7 +27,7 @@ pub(crate) fn container_target(sys: &dyn Sys, lxc_pid: i32, signal: Signal) -> i
 
 /// The container's init, when it is pid 1 of its namespace and catches `signal`.
 pub(crate) fn init_catching(sys: &dyn Sys, lxc_pid: i32, signal: Signal) -> Option<i32> {
-    let init = sys.children(lxc_pid).into_iter().min()?;
+    let init = init_of(sys, lxc_pid)?;
     let status = sys
         .read_to_string(Path::new(&format!("/proc/{init}/status")))
         .ok()?;

@@ -1,7 +1,7 @@
 //! [`Leftovers`]: the end of a container whose command ended while processes it left behind
 //! keep LXC's init waiting.
 
-use crate::init::container_target;
+use crate::init::{container_target, init_of};
 use crate::sys::Sys;
 use nix::sys::signal::Signal;
 use std::path::Path;
@@ -60,7 +60,7 @@ impl Leftovers {
     /// init's child that leads its own session (LXC's init makes it a session leader), which a
     /// `setsid` daemon left behind also is.
     fn command_gone(&mut self, sys: &dyn Sys, lxc_pid: i32) -> bool {
-        let Some(init) = sys.children(lxc_pid).into_iter().min() else {
+        let Some(init) = init_of(sys, lxc_pid) else {
             return false;
         };
         let kids = sys.children(init);
