@@ -6,11 +6,12 @@
 //! Beside the unpacked folder a stamp (see [`crate::stamp_path`]) records what the folder came
 //! from: the tarball's md5 and sha256, that its xattrs were restored, and the id shift it was
 //! unpacked with. When the folder exists and the stamp has every checksum asked for and the
-//! same shift, nothing is read at all: a cached image of hundreds of MB is not hashed again on every use. Without a checksum
-//! the tarball is revalidated with its source first (see [`crate::fetch`]), and the folder is
-//! kept when the tarball is the one it was unpacked from. Otherwise, under the lock
-//! `<folder>.lock`, a folder that is missing or was unpacked from another tarball, with
-//! another shift or by an older version (without the tarball's xattrs) is (re)unpacked and stamped; concurrent callers wait for one another and
+//! same shift, nothing is read at all: a cached image of hundreds of MB is not hashed again on
+//! every use. Without a checksum the tarball is revalidated with its source first (see
+//! [`crate::fetch`]), and the folder is kept when the tarball is the one it was unpacked from.
+//! Otherwise, under the lock `<folder>.lock`, a folder that is missing or was unpacked from
+//! another tarball, with another shift or by an older version (without the tarball's xattrs)
+//! is (re)unpacked and stamped; concurrent callers wait for one another and
 //! unpack once. A folder replaced that way is kept as `.<folder>.<its md5>.XXXXXX` (see
 //! [`Unpacked::Ensured`]).
 //!
@@ -116,9 +117,9 @@ pub fn ensure_unpacked_with(
         });
     }
     // Missing, or unpacked from another tarball, with other ids or by a version that dropped
-    // xattrs: the new tree is swapped in
-    // atomically, and an old one is kept beside it (containers started from it use it as their
-    // lower layer; deleting it would pull their files away under them).
+    // xattrs: the new tree is swapped in atomically, and an old one is kept beside it
+    // (containers started from it use it as their lower layer; deleting it would pull their
+    // files away under them).
     let old_md5 = current
         .map(|s| s.md5)
         .filter(|m| m.len() == 32 && m.bytes().all(|b| b.is_ascii_hexdigit()))
